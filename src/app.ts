@@ -1,0 +1,54 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Config } from './config/config.js';
+import type { HealthCheck } from './health/checks.js';
+import healthRoutes from './health/health.routes.js';
+import type { Lifecycle } from './health/lifecycle.js';
+import errorHandler from './http/error-handler.js';
+import webhookRoutes from './ingest/webhook.route.js';
+import metricsRoute from './metrics/metrics.route.js';
+import type { WebhookMetrics } from './metrics/webhook.metrics.js';
+import { requestId } from './observability/logger.js';
+import type { ErrorReporter } from './observability/sentry.js';
+import type { PersistProducer } from './queue/persist.producer.js';
+
+export interface AppDependencies {
+  config: Config;
+  logger: Logger;
+  registry: Registry;
+  lifecycle: Lifecycle;
+  checks: HealthCheck[];
+  reporter: ErrorReporter;
+  /** Present in the api role: the webhook routes are registered only where events can be enqueued. */
+  ingest?: {
+    producer: Pick<PersistProducer, 'enqueue'>;
+    metrics: WebhookMetrics;
+    rateLimitRedis?: Redis;
+  };
+}
+
+/** Builds the HTTP app from its dependencies; it does not listen (server.ts does). */
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    genReqId: requestId,
+    disableRequestLogging: false,
+    // Answer 503 to requests that arrive while the server is closing, so clients retry elsewhere.
+    return503OnClosing: true,
+    trustProxy: true,
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(errorHandler, { report: (err, request) => deps.reporter.report(err, { requestId: request.id, url: request.url }) });
+  await app.register(healthRoutes, { lifecycle: deps.lifecycle, checks: deps.checks, version: deps.config.version });
+  await app.register(metricsRoute, { registry: deps.registry });
+  if (deps.ingest) {
+    await app.register(webhookRoutes, { config: deps.config, ...deps.ingest });
+  }
+  return app;
+}

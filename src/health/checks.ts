@@ -1,0 +1,67 @@
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+
+export type ComponentStatus = 'ok' | 'degraded' | 'down';
+
+export interface ComponentHealth {
+  name: string;
+  status: ComponentStatus;
+  response_time_ms: number;
+  message?: string;
+}
+
+/** One dependency the probes look at. `critical` ones decide readiness; the others only show in /health. */
+export interface HealthCheck {
+  name: string;
+  critical: boolean;
+  check(): Promise<{ status: ComponentStatus; message?: string }>;
+}
+
+export async function runCheck(check: HealthCheck, timeoutMs: number): Promise<ComponentHealth> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const result = await Promise.race([
+      check.check(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { name: check.name, ...result, response_time_ms: elapsed(started) };
+  } catch (err) {
+    return { name: check.name, status: 'down', message: (err as Error).message, response_time_ms: elapsed(started) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const elapsed = (since: number) => Math.round((performance.now() - since) * 100) / 100;
+
+export const postgresCheck = (pool: Pool): HealthCheck => ({
+  name: 'postgres',
+  critical: true,
+  async check() {
+    await pool.query('SELECT 1');
+    return { status: 'ok' };
+  },
+});
+
+export const redisCheck = (redis: Redis): HealthCheck => ({
+  name: 'redis',
+  critical: true,
+  async check() {
+    const reply = await redis.ping();
+    return reply === 'PONG' ? { status: 'ok' } : { status: 'down', message: `unexpected reply ${reply}` };
+  },
+});
+
+/** The persist worker: running and connected, or why not. Not critical: the API keeps accepting events. */
+export const workerCheck = (worker: { isRunning(): boolean; isPaused(): boolean }): HealthCheck => ({
+  name: 'persist-worker',
+  critical: false,
+  check() {
+    if (!worker.isRunning()) return Promise.resolve({ status: 'down', message: 'worker is not running' });
+    if (worker.isPaused()) return Promise.resolve({ status: 'degraded', message: 'worker is paused' });
+    return Promise.resolve({ status: 'ok' });
+  },
+});

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { badRequest, type HttpError } from '../http/errors.js';
+import { TRACE_STATUSES, type TraceStatus } from './ingest-event.js';
+
+/** Building blocks for the senders' payload schemas, and the one way a schema violation becomes a 400. */
+
+export const shortText = (max = 256) => z.string().max(max, `must be at most ${max} characters`);
+export const id = z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters');
+export const isoTimestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 timestamp with a time zone' });
+export const count = z.number().int('must be a whole number').nonnegative('must not be negative').max(1e15);
+export const amount = z.number().nonnegative('must not be negative').max(1e12);
+
+const STATUS_ALIASES: Record<string, TraceStatus> = {
+  success: 'success',
+  succeeded: 'success',
+  ok: 'success',
+  completed: 'success',
+  error: 'error',
+  failed: 'error',
+  failure: 'error',
+  timeout: 'error',
+  running: 'running',
+  pending: 'running',
+  started: 'running',
+  in_progress: 'running',
+  cancelled: 'cancelled',
+  canceled: 'cancelled',
+};
+
+export const traceStatus = z
+  .string()
+  .transform((v, ctx) => {
+    const status = STATUS_ALIASES[v.toLowerCase()];
+    if (!status) {
+      ctx.addIssue({ code: 'custom', message: `must be one of ${TRACE_STATUSES.join(', ')}` });
+      return z.NEVER;
+    }
+    return status;
+  });
+
+export const metadata = z.record(z.string(), z.unknown());
+
+/** Formats a zod path the way a sender writes it: `events[2].data.latency_ms`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
+}
+
+export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix: readonly PropertyKey[] = []): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = fieldPath([...prefix, ...issue.path]);
+  return schemaError(path, issue.message);
+}
+
+export function schemaError(path: string, message: string): never {
+  const err: HttpError = badRequest('invalid_payload', path ? `${path}: ${message}` : message);
+  throw err;
+}

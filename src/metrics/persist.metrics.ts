@@ -1,0 +1,44 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+/** What the persist worker exports: batches, rows and the final status of every event. */
+export class PersistMetrics {
+  readonly batchSize: Histogram;
+  readonly batchDuration: Histogram<'result'>;
+  readonly rows: Counter<'table' | 'operation'>;
+  readonly events: Counter<'source' | 'status'>;
+  readonly jobsFailed: Counter<'queue' | 'final'>;
+
+  constructor(registry: Registry) {
+    this.batchSize = new Histogram({
+      name: 'vertigo_persist_batch_events',
+      help: 'Events written per database transaction by the persist worker.',
+      buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
+      registers: [registry],
+    });
+    this.batchDuration = new Histogram({
+      name: 'vertigo_persist_batch_duration_seconds',
+      help: 'Duration of one persist transaction, by result (ok or error).',
+      labelNames: ['result'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+    this.rows = new Counter({
+      name: 'vertigo_persist_rows_total',
+      help: 'Rows written to PostgreSQL by the persist worker, by table and operation.',
+      labelNames: ['table', 'operation'],
+      registers: [registry],
+    });
+    this.events = new Counter({
+      name: 'vertigo_persist_events_total',
+      help: 'Events stored, by source and final status (processed, duplicate, ignored, failed).',
+      labelNames: ['source', 'status'],
+      registers: [registry],
+    });
+    this.jobsFailed = new Counter({
+      name: 'vertigo_queue_job_failures_total',
+      help: 'Failed job attempts; final="true" when the job has no attempts left and moved to the failed set.',
+      labelNames: ['queue', 'final'],
+      registers: [registry],
+    });
+  }
+}

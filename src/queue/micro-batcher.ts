@@ -1,0 +1,84 @@
+/**
+ * Groups concurrent submissions into one send. A submission is sent at once when a slot is free; while all
+ * slots are busy, submissions accumulate and leave together when one frees ("adaptive flush"): low latency at
+ * low load, large batches at high load, and no timer that makes every request wait.
+ */
+interface Submission<T> {
+  items: T[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  cancelled: boolean;
+}
+
+export class MicroBatcher<T> {
+  private readonly pending: Submission<T>[] = [];
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly send: (items: T[]) => Promise<void>,
+    private readonly maxItems: number,
+    private readonly maxInFlight: number,
+  ) {}
+
+  /**
+   * Resolves once the items are sent. A submission is never split: it travels whole in one send. When
+   * `signal` aborts, the submission rejects with the signal's reason at once; if it was still waiting it is
+   * dropped, if it was already being sent that send goes on (its caller has been told it failed).
+   */
+  submit(items: T[], signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const submission: Submission<T> = { items, resolve, reject, cancelled: false };
+      signal?.addEventListener(
+        'abort',
+        () => {
+          submission.cancelled = true;
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+      this.pending.push(submission);
+      this.pump();
+    });
+  }
+
+  get busy(): boolean {
+    return this.inFlight > 0 || this.pending.length > 0;
+  }
+
+  /** Resolves when nothing is pending or in flight (used at shutdown). */
+  drain(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight) {
+      const taken: Submission<T>[] = [];
+      let count = 0;
+      while (this.pending.length > 0) {
+        const next = this.pending[0]!;
+        if (next.cancelled) {
+          this.pending.shift();
+          continue;
+        }
+        if (taken.length > 0 && count + next.items.length > this.maxItems) break;
+        this.pending.shift();
+        taken.push(next);
+        count += next.items.length;
+      }
+      if (taken.length === 0) break;
+      this.inFlight++;
+      const items = taken.length === 1 ? taken[0]!.items : taken.flatMap((s) => s.items);
+      this.send(items).then(
+        () => taken.forEach((s) => s.resolve()),
+        (err: unknown) => taken.forEach((s) => s.reject(err)),
+      ).finally(() => {
+        this.inFlight--;
+        this.pump();
+        if (!this.busy) this.idleWaiters.splice(0).forEach((w) => w());
+      });
+    }
+    if (!this.busy) this.idleWaiters.splice(0).forEach((w) => w());
+  }
+}

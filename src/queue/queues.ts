@@ -1,0 +1,20 @@
+import type { IngestEvent } from '../ingest/ingest-event.js';
+
+/**
+ * The queues and their job payloads. One `persist` job carries every event of one or more webhook deliveries
+ * that arrived together (a micro-batch): one Redis round trip per batch rather than per event.
+ */
+export const QUEUE_NAMES = { persist: 'persist' } as const;
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+export interface PersistJobData {
+  events: IngestEvent[];
+}
+
+/** The custom backoff type of persist jobs: exponential with jitter, capped (see persist.worker.ts). */
+export const CAPPED_EXPONENTIAL = 'capped-exponential';
+
+export function cappedExponentialDelay(attemptsMade: number, baseMs: number, maxMs: number): number {
+  const delay = Math.min(maxMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(delay * (0.8 + Math.random() * 0.4));
+}

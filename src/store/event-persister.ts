@@ -1,0 +1,160 @@
+import type { Pool, PoolClient } from 'pg';
+import { isFinalStatus, type IngestEvent } from '../ingest/ingest-event.js';
+import { foldTraceEvents } from './trace-fold.js';
+import { deleteTraces, upsertTraces, type WrittenTrace } from './trace.repository.js';
+
+/**
+ * Writes a batch of events in one transaction: the `webhook_events` rows (deduplicated on source + delivery
+ * id), their effect on `live_traces`, and each event's final status. A batch either commits whole or not at
+ * all, so a worker killed at any point leaves nothing half-stored and the retried job finds the same state.
+ */
+
+export type EventStatus = 'processed' | 'duplicate' | 'ignored' | 'failed';
+
+export interface EventOutcome {
+  source: string;
+  eventType: string;
+  status: EventStatus;
+}
+
+export interface PersistOutcome {
+  events: EventOutcome[];
+  /** Traces that reached a final status (success, error, cancelled) for the first time in this batch. */
+  completed: WrittenTrace[];
+  rows: { eventsInserted: number; tracesWritten: number; tracesDeleted: number };
+}
+
+interface InsertedEvent {
+  id: number;
+  source: string;
+  delivery_id: string;
+  inserted: boolean;
+}
+
+const INSERT_EVENTS_SQL = `
+INSERT INTO webhook_events AS w (source, delivery_id, event_type, payload, event_at, received_at, attempts)
+SELECT source, delivery_id, event_type, payload, event_at, received_at, attempts
+FROM jsonb_to_recordset($1::jsonb) AS i(source text, delivery_id text, event_type text, payload jsonb,
+                                         event_at timestamptz, received_at timestamptz, attempts integer)
+ORDER BY source, delivery_id
+ON CONFLICT (source, delivery_id) DO UPDATE SET attempts = w.attempts + EXCLUDED.attempts
+RETURNING id, source, delivery_id, (xmax = 0) AS inserted`;
+
+const SET_STATUS_SQL = `
+UPDATE webhook_events w SET status = u.status, error = u.error, processed_at = now()
+FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, status text, error text)
+WHERE w.id = u.id`;
+
+const eventKey = (source: string, deliveryId: string) => `${source}\u0000${deliveryId}`;
+
+export async function persistEvents(pool: Pool, events: readonly IngestEvent[]): Promise<PersistOutcome> {
+  // Redeliveries inside one batch: the first copy is stored, the others only add to its attempts.
+  const unique = new Map<string, { event: IngestEvent; copies: number }>();
+  for (const event of events) {
+    const key = eventKey(event.source, event.deliveryId);
+    const seen = unique.get(key);
+    if (seen) seen.copies++;
+    else unique.set(key, { event, copies: 1 });
+  }
+  const outcome: PersistOutcome = {
+    events: [],
+    completed: [],
+    rows: { eventsInserted: 0, tracesWritten: 0, tracesDeleted: 0 },
+  };
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const inserted = await insertEvents(client, [...unique.values()]);
+    const fresh: IngestEvent[] = [];
+    const idByKey = new Map<string, number>();
+    for (const row of inserted) {
+      const { event, copies } = unique.get(eventKey(row.source, row.delivery_id))!;
+      if (row.inserted) {
+        fresh.push(event);
+        idByKey.set(eventKey(row.source, row.delivery_id), row.id);
+        outcome.rows.eventsInserted++;
+      }
+      const duplicates = row.inserted ? copies - 1 : copies;
+      for (let i = 0; i < duplicates; i++) outcome.events.push({ source: event.source, eventType: event.eventType, status: 'duplicate' });
+    }
+
+    const statuses = new Map<IngestEvent, { status: EventStatus; error: string | null }>();
+    const folded = foldTraceEvents(fresh);
+    outcome.rows.tracesDeleted = await deleteTraces(client, folded.deletes);
+    const written = await upsertTraces(client, folded.upserts);
+    const writtenByKey = new Map(written.map((w) => [eventKey(w.source, w.external_id), w]));
+    folded.upserts.forEach((upsert, index) => {
+      const result = writtenByKey.get(eventKey(upsert.source, upsert.external_id));
+      const applied = result?.written === true;
+      if (applied) {
+        outcome.rows.tracesWritten++;
+        if (isFinalStatus(result.status) && !isFinalStatus(result.previous_status)) outcome.completed.push(result);
+      }
+      for (const e of folded.upsertEvents[index]!) {
+        statuses.set(e, applied
+          ? { status: 'processed', error: null }
+          : { status: 'ignored', error: 'superseded: a newer version of this trace (or its deletion) is stored' });
+      }
+    });
+    for (const e of folded.superseded) {
+      statuses.set(e, { status: 'ignored', error: 'superseded: the trace was deleted by a newer event' });
+    }
+
+    const updates = fresh.map((e) => {
+      const s = statuses.get(e)
+        ?? (e.action.kind === 'ignore'
+          ? { status: 'ignored' as const, error: `unknown event type "${e.eventType}"` }
+          : { status: 'processed' as const, error: null });
+      outcome.events.push({ source: e.source, eventType: e.eventType, status: s.status });
+      return { id: idByKey.get(eventKey(e.source, e.deliveryId)), status: s.status, error: s.error };
+    });
+    if (updates.length > 0) await client.query(SET_STATUS_SQL, [JSON.stringify(updates)]);
+    await client.query('COMMIT');
+    return outcome;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+async function insertEvents(client: PoolClient, items: { event: IngestEvent; copies: number }[]): Promise<InsertedEvent[]> {
+  if (items.length === 0) return [];
+  const rows = items.map(({ event, copies }) => ({
+    source: event.source,
+    delivery_id: event.deliveryId,
+    event_type: event.eventType,
+    payload: event.payload,
+    event_at: event.eventAt,
+    received_at: event.receivedAt,
+    attempts: copies,
+  }));
+  const { rows: inserted } = await client.query<InsertedEvent>(INSERT_EVENTS_SQL, [JSON.stringify(rows)]);
+  return inserted;
+}
+
+/**
+ * Marks events of an exhausted job as failed, inserting rows for those never stored, so the failure is
+ * visible in `webhook_events`. Best effort: when the database is what failed, this fails too.
+ */
+export async function markEventsFailed(pool: Pool, events: readonly IngestEvent[], error: string): Promise<void> {
+  const unique = new Map(events.map((e) => [eventKey(e.source, e.deliveryId), e]));
+  const rows = [...unique.values()].map((e) => ({
+    source: e.source,
+    delivery_id: e.deliveryId,
+    event_type: e.eventType,
+    payload: e.payload,
+    event_at: e.eventAt,
+    received_at: e.receivedAt,
+  }));
+  await pool.query(
+    `INSERT INTO webhook_events AS w (source, delivery_id, event_type, payload, event_at, received_at, status, error)
+     SELECT source, delivery_id, event_type, payload, event_at, received_at, 'failed', $2
+     FROM jsonb_to_recordset($1::jsonb) AS i(source text, delivery_id text, event_type text, payload jsonb,
+                                              event_at timestamptz, received_at timestamptz)
+     ON CONFLICT (source, delivery_id) DO UPDATE SET status = 'failed', error = EXCLUDED.error
+     WHERE w.status IN ('received', 'failed')`,
+    [JSON.stringify(rows), error.slice(0, 2000)],
+  );
+}
