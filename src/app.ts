@@ -34,7 +34,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: requestId,
-    disableRequestLogging: false,
     // Answer 503 to requests that arrive while the server is closing, so clients retry elsewhere.
     return503OnClosing: true,
     trustProxy: true,

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 // int8 and numeric columns (counts, token sums, costs) come back as strings by default; they fit in a double
 // for our uses. Set per pool rather than on pg's global type table.
 const NUMBER_TYPES = new Set<number>([pg.types.builtins.INT8, pg.types.builtins.NUMERIC]);
-const types = {
+export const pgTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     NUMBER_TYPES.has(oid) ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
@@ -13,7 +13,7 @@ export function createPool(url: string, max: number, logger: Logger, application
   const pool = new pg.Pool({
     connectionString: url,
     max,
-    types,
+    types: pgTypes,
     application_name: applicationName,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30000,
