@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { BatchWriter } from '../../src/store/batch-writer.js';
+
+describe('BatchWriter', () => {
+  it('flushes on size without waiting for the timer', async () => {
+    const flushes: number[][] = [];
+    const writer = new BatchWriter<number>(async (items) => void flushes.push(items), 3, 60_000);
+    await Promise.all([writer.write([1]), writer.write([2]), writer.write([3])]);
+    expect(flushes).toEqual([[1, 2, 3]]);
+  });
+
+  it('flushes on time when the batch stays small', async () => {
+    const flushes: number[][] = [];
+    const writer = new BatchWriter<number>(async (items) => void flushes.push(items), 100, 10);
+    await Promise.all([writer.write([1]), writer.write([2])]);
+    expect(flushes).toEqual([[1, 2]]);
+  });
+
+  it('writes the parts of a failed merged flush one by one, so only the bad part fails', async () => {
+    const writer = new BatchWriter<number>(async (items) => {
+      if (items.includes(13)) throw new Error('bad row 13');
+    }, 10, 5);
+    const results = await Promise.allSettled([writer.write([1]), writer.write([13]), writer.write([2])]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  });
+
+  it('drain flushes what is waiting at once', async () => {
+    const flushes: number[][] = [];
+    const writer = new BatchWriter<number>(async (items) => void flushes.push(items), 100, 60_000);
+    const pending = writer.write([7]);
+    await writer.drain();
+    await pending;
+    expect(flushes).toEqual([[7]]);
+  });
+});
