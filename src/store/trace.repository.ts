@@ -41,8 +41,6 @@ WITH input AS (
 previous AS (
   SELECT t.source, t.external_id, t.status
   FROM live_traces t JOIN input i ON t.source = i.source AND t.external_id = i.external_id
-  ORDER BY t.source, t.external_id
-  FOR UPDATE OF t
 ),
 written AS (
   INSERT INTO live_traces AS t (
@@ -87,7 +85,22 @@ LEFT JOIN previous p ON p.source = i.source AND p.external_id = i.external_id`;
 const UPSERT_WITH_STATUS = upsertSql(true);
 const UPSERT_KEEP_STATUS = upsertSql(false);
 
+/**
+ * Locks the existing rows first, in key order: the upsert statement that follows then reads their latest
+ * committed status (its snapshot is taken after the locks are held), so a trace finished by two workers at
+ * once is counted once. (Locking inside the upsert statement would not work: a row it has just modified is
+ * invisible to its own FOR UPDATE.)
+ */
+const LOCK_SQL = `
+SELECT 1 FROM live_traces t
+JOIN jsonb_to_recordset($1::jsonb) AS i(source text, external_id text)
+  ON t.source = i.source AND t.external_id = i.external_id
+ORDER BY t.source, t.external_id
+FOR UPDATE OF t`;
+
 export async function upsertTraces(client: PoolClient, rows: readonly TraceUpsert[]): Promise<WrittenTrace[]> {
+  if (rows.length === 0) return [];
+  await client.query(LOCK_SQL, [JSON.stringify(rows.map((r) => ({ source: r.source, external_id: r.external_id })))]);
   const withStatus = rows.filter((r) => r.status != null);
   const withoutStatus = rows.filter((r) => r.status == null);
   const results: WrittenTrace[] = [];

@@ -1,0 +1,37 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/store/migrate.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(() => db?.drop());
+
+const logger = pino({ level: 'silent' });
+const tables = async () =>
+  (await db.pool.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'pgmigrations' ORDER BY 1")).rows.map((r) => r.tablename);
+
+describe('migrations', () => {
+  it('create the whole schema, are idempotent, and can be rolled back', async () => {
+    expect(await migrate(db.url, logger)).toEqual(['1732200000000_initial-schema']);
+    expect(await tables()).toEqual([
+      'alert_events', 'alert_rules', 'live_data_config', 'live_trace_tombstones', 'live_traces',
+      'performance_metrics', 'sync_status', 'webhook_events',
+    ]);
+    expect(await migrate(db.url, logger)).toEqual([]);
+    const { rows } = await db.pool.query("SELECT indexname FROM pg_indexes WHERE tablename = 'live_traces' ORDER BY 1");
+    expect(rows.map((r) => r.indexname)).toEqual(expect.arrayContaining([
+      'live_traces_source_external_id_key', 'live_traces_source_received_at_idx', 'live_traces_model_received_at_idx', 'live_traces_status_received_at_idx',
+    ]));
+    expect(await migrate(db.url, logger, { direction: 'down' })).toEqual(['1732200000000_initial-schema']);
+    expect(await tables()).toEqual([]);
+    expect(await migrate(db.url, logger)).toHaveLength(1);
+  });
+
+  it('let several processes start together (advisory lock)', async () => {
+    const results = await Promise.all([migrate(db.url, logger), migrate(db.url, logger), migrate(db.url, logger)]);
+    expect(results.flat()).toEqual([]);
+  });
+});
