@@ -21,6 +21,9 @@ export function createErrorReporter(config: Config): ErrorReporter {
     serverName: `vertigo-${config.role}`,
     // Errors only: no performance tracing.
     tracesSampleRate: 0,
+    // Its Fastify integration would report every thrown error, 4xx included; our error handler reports the
+    // unexpected ones itself, with the request id.
+    integrations: (defaults) => defaults.filter((integration) => integration.name !== 'Fastify'),
   });
   return {
     report(err, context) {
