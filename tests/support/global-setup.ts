@@ -1,12 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import type { TestProject } from 'vitest/node';
+import { loadConfig } from '../../src/config/config.js';
+import { resolveServices } from '../../src/dev/local-defaults.js';
 
 /**
  * Finds the PostgreSQL and Redis the tests run against, in this order: DATABASE_URL / REDIS_URL from the
  * environment; containers from testcontainers when a Docker engine answers; the local services on
- * 127.0.0.1 (postgres://postgres@127.0.0.1:5432/test and redis://127.0.0.1:6379).
+ * 127.0.0.1 (postgres://postgres@127.0.0.1:5432/test and redis://127.0.0.1:6379); and when those do not
+ * answer either, the service's own development defaults (embedded PostgreSQL, redis-server from the PATH)
+ * in .data/test.
  */
 
 declare module 'vitest' {
@@ -25,6 +30,30 @@ function dockerAnswers(): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+async function postgresAnswers(url: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.end();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+async function redisAnswers(url: string): Promise<string | undefined> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    redis.disconnect();
   }
 }
 
@@ -49,19 +78,27 @@ export default async function setup(project: TestProject) {
       redisUrl = `redis://${container.getHost()}:${container.getMappedPort(6379)}`;
     }
   }
+  const explicit = { database: Boolean(databaseUrl), redis: Boolean(redisUrl) };
   databaseUrl ??= LOCAL_DATABASE_URL;
   redisUrl ??= LOCAL_REDIS_URL;
 
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect().catch((err: Error) => {
-    throw new Error(`tests need PostgreSQL at ${databaseUrl} (set DATABASE_URL): ${err.message}`);
-  });
-  await client.end();
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  await redis.connect().catch((err: Error) => {
-    throw new Error(`tests need Redis at ${redisUrl} (set REDIS_URL): ${err.message}`);
-  });
-  redis.disconnect();
+  const postgresError = await postgresAnswers(databaseUrl);
+  const redisError = await redisAnswers(redisUrl);
+  if (postgresError && explicit.database) throw new Error(`tests need PostgreSQL at ${databaseUrl}: ${postgresError}`);
+  if (redisError && explicit.redis) throw new Error(`tests need Redis at ${redisUrl}: ${redisError}`);
+  if (postgresError || redisError) {
+    const logger = pino({ level: 'warn' });
+    const config = loadConfig({
+      DATA_DIR: '.data/test',
+      ...(postgresError ? {} : { DATABASE_URL: databaseUrl }),
+      ...(redisError ? {} : { REDIS_URL: redisUrl }),
+    });
+    logger.warn({ postgresError, redisError }, 'local services do not answer: using the development defaults');
+    const services = await resolveServices(config, logger);
+    stops.push(() => services.stop());
+    databaseUrl = services.databaseUrl;
+    redisUrl = services.redisUrl;
+  }
 
   project.provide('databaseUrl', databaseUrl);
   project.provide('redisUrl', redisUrl);
