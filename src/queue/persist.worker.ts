@@ -90,7 +90,9 @@ export function createPersistWorker(deps: PersistWorkerDependencies): PersistWor
     logger.error({ ...context, err }, 'persist job failed for good; kept in the failed set');
     reporter.report(err, context);
     markEventsFailed(pool, job.data.events, err.message).then(
-      () => persistMetrics.events.inc({ source: job.data.events[0]?.source ?? 'unknown', status: 'failed' }, job.data.events.length),
+      () => {
+        for (const e of job.data.events) persistMetrics.events.inc({ source: e.source, status: 'failed' });
+      },
       (markErr: Error) => logger.warn({ err: markErr.message }, 'cannot mark failed events in webhook_events'),
     );
   });
