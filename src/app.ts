@@ -36,7 +36,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     genReqId: requestId,
     // Answer 503 to requests that arrive while the server is closing, so clients retry elsewhere.
     return503OnClosing: true,
-    trustProxy: true,
+    // Fastify takes a hop count too; its type declarations only lack it.
+    trustProxy: deps.config.http.trustProxy as boolean | string[],
   });
 
   app.addHook('onSend', async (request, reply) => {

@@ -60,7 +60,6 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
   const queue = new Queue<PersistJobData>(QUEUE_NAMES.persist, { connection: producerRedis, prefix: config.queuePrefix });
   queue.on('error', (err) => logger.warn({ err: err.message }, 'persist queue error'));
   registerQueueDepthCollector(registry, [queue]);
-  void checkEvictionPolicy(producerRedis, logger);
 
   const checks: HealthCheck[] = [postgresCheck(pool), redisCheck(producerRedis)];
 
@@ -115,6 +114,9 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
     pool,
     queue,
     async start() {
+      // The producer fails fast when Redis is away; wait for it once so the first webhooks are not refused.
+      await queue.waitUntilReady();
+      await checkEvictionPolicy(producerRedis, logger);
       await app.listen({ host: config.http.host, port: config.http.port });
       if (persistWorker) {
         persistWorker.worker.run().catch((err: unknown) => logger.error({ err }, 'persist worker stopped'));

@@ -70,6 +70,11 @@ const envSchema = z.object({
   ROLE: z.enum(ROLES).default('all'),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(3000),
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .regex(/^(true|false|\d{1,2}|[\d.:/a-fA-F]+(,[\d.:/a-fA-F]+)*)$/, 'must be true, false, a hop count, or a comma-separated list of proxy addresses/CIDRs')
+    .default('false'),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   DATABASE_POOL_MAX: int(1, 200).default(10),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
@@ -114,7 +119,8 @@ export interface Config {
   nodeEnv: Env['NODE_ENV'];
   role: Role;
   version: string;
-  http: { host: string; port: number };
+  /** Whom to believe in X-Forwarded-For (client IPs decide rate limits): Fastify's trustProxy. */
+  http: { host: string; port: number; trustProxy: boolean | number | string[] };
   database: { url: string | undefined; poolMax: number };
   redis: { url: string | undefined };
   dataDir: string;
@@ -199,7 +205,7 @@ export function loadConfig(env: RawEnv = process.env, version = '0.0.0'): Config
     nodeEnv: e.NODE_ENV,
     role: e.ROLE,
     version,
-    http: { host: e.HOST, port: e.PORT },
+    http: { host: e.HOST, port: e.PORT, trustProxy: parseTrustProxy(e.TRUST_PROXY) },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     redis: { url: e.REDIS_URL },
     dataDir: e.DATA_DIR,
@@ -237,6 +243,13 @@ export function loadConfig(env: RawEnv = process.env, version = '0.0.0'): Config
     logLevel: e.LOG_LEVEL,
     sentry: { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? e.NODE_ENV },
   };
+}
+
+function parseTrustProxy(value: string): boolean | number | string[] {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',');
 }
 
 /** Sources that accept webhooks: those with a secret, or all of them when verification is skipped. */
