@@ -67,7 +67,7 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
   let ingest: Parameters<typeof buildApp>[0]['ingest'];
   if (runsApi) {
     producer = new PersistProducer(queue, config, logger);
-    const rateLimitRedis = config.webhooks.rateLimit.max > 0 ? createRedis(options.redisUrl, 'client', logger, 'vertigo-rate-limit') : undefined;
+    const rateLimitRedis = config.webhooks.rateLimit.max > 0 ? createRedis(options.redisUrl, 'client', logger, 'vertigo-rate-limit', { enableAutoPipelining: true }) : undefined;
     if (rateLimitRedis) redisClients.push(rateLimitRedis);
     ingest = { producer, metrics: new WebhookMetrics(registry), ...(rateLimitRedis ? { rateLimitRedis } : {}) };
     logSources(config, logger);

@@ -8,7 +8,10 @@ import type { Logger } from 'pino';
  */
 export type RedisRole = 'producer' | 'worker' | 'client';
 
-export function createRedis(url: string, role: RedisRole, logger: Logger, name = `vertigo-${role}`): Redis {
+/** Options on top of the role's: e.g. auto-pipelining for a client that sends one small command per request. */
+export type ExtraRedisOptions = Pick<RedisOptions, 'enableAutoPipelining'>;
+
+export function createRedis(url: string, role: RedisRole, logger: Logger, name = `vertigo-${role}`, extra: ExtraRedisOptions = {}): Redis {
   const options: RedisOptions = {
     connectionName: name,
     lazyConnect: false,
@@ -16,6 +19,7 @@ export function createRedis(url: string, role: RedisRole, logger: Logger, name =
     ...(role === 'worker'
       ? { maxRetriesPerRequest: null, enableOfflineQueue: true }
       : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 }),
+    ...extra,
   };
   const redis = new Redis(url, options);
   let lastError = '';

@@ -66,6 +66,14 @@ describe('loadConfig', () => {
     expect(enabledSources(dev)).toEqual(['langfuse', 'langwatch', 'custom', 'standard']);
   });
 
+  it('reads TRUST_PROXY as a boolean, a hop count or a list of proxies', () => {
+    expect(load({}).http.trustProxy).toBe(false);
+    expect(load({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
+    expect(load({ TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+    expect(load({ TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).http.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(problem({ TRUST_PROXY: 'everyone' })).toMatch(/^TRUST_PROXY: must be true, false/);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(load({ PORT: '', CUSTOM_WEBHOOK_SECRET: '' }).http.port).toBe(3000);
   });
