@@ -6,7 +6,7 @@ import { SECRETS } from './test-runtime.js';
 export type Source = 'langfuse' | 'langwatch' | 'custom' | 'standard';
 
 export const fixture = (name: string): string =>
-  readFileSync(new URL(`../../../shared/fixtures/webhooks/${name}`, import.meta.url), 'utf8');
+  readFileSync(new URL(`../fixtures/webhooks/${name}`, import.meta.url), 'utf8');
 
 let standardCounter = 0;
 
