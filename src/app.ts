@@ -34,14 +34,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: requestId,
-    // Answer 503 to requests that arrive while the server is closing, so clients retry elsewhere.
-    return503OnClosing: true,
+    // Requests that arrive on open connections while the server closes are still served (app.close waits
+    // for them) and answered with `Connection: close` below, rather than a bare 503 of Fastify's own shape.
+    return503OnClosing: false,
     // Fastify takes a hop count too; its type declarations only lack it.
     trustProxy: deps.config.http.trustProxy as boolean | string[],
   });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // A kept-alive connection would hold app.close() open until the keep-alive timeout: close it instead.
+    if (deps.lifecycle.shuttingDown) reply.header('connection', 'close');
   });
 
   await app.register(errorHandler, { report: (err, request) => deps.reporter.report(err, { requestId: request.id, url: request.url }) });

@@ -5,7 +5,8 @@ import { SECRETS } from './test-runtime.js';
 
 /**
  * The real service as a child process (`node --import tsx src/server.ts`), for tests that must kill it with a
- * signal or watch it exit. Its output is kept in memory and shown when a test fails.
+ * signal or watch it exit. Its output is kept in memory and shown when a test fails. The child logs at `warn`
+ * unless CHILD_LOG_LEVEL says otherwise (e.g. CHILD_LOG_LEVEL=debug npx vitest run tests/faults).
  */
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -69,7 +70,7 @@ export async function startChildService(options: ChildServiceOptions): Promise<C
     LANGWATCH_WEBHOOK_SECRET: SECRETS.langwatch,
     CUSTOM_WEBHOOK_SECRET: SECRETS.custom,
     STANDARD_WEBHOOK_SECRET: SECRETS.standard,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? 'warn',
     ...options.env,
   };
 
