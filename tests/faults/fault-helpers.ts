@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type pg from 'pg';
 import { QUEUE_NAMES } from '../../src/queue/queues.js';
-import { type Reply, signedHeaders } from '../support/webhook-client.js';
+import { post, type Reply, signedHeaders } from '../support/webhook-client.js';
 
 /** Helpers shared by the fault tests: what a user would look at (rows, replies, /metrics). */
 
@@ -18,24 +18,7 @@ export function traceEvent(id: string): Record<string, unknown> {
 /** Posts one signed custom delivery: a single event, or a `{"events": [...]}` batch when given several ids. */
 export function sendTraces(baseUrl: string, ids: readonly string[], timeoutMs = 10_000): Promise<Reply> {
   const body = ids.length === 1 ? JSON.stringify(traceEvent(ids[0]!)) : JSON.stringify({ events: ids.map(traceEvent) });
-  return postWithTimeout(baseUrl, body, timeoutMs);
-}
-
-async function postWithTimeout(baseUrl: string, body: string, timeoutMs: number): Promise<Reply> {
-  const res = await fetch(`${baseUrl}/live-data/webhooks/custom`, {
-    method: 'POST',
-    body,
-    headers: signedHeaders('custom', body),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: the assertion shows the text
-  }
-  return { status: res.status, headers: res.headers, body: parsed };
+  return post(baseUrl, 'custom', body, signedHeaders('custom', body), timeoutMs);
 }
 
 export const range = (prefix: string, from: number, to: number): string[] =>

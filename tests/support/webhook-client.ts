@@ -43,8 +43,13 @@ export interface Reply {
   body: any;
 }
 
-export async function post(baseUrl: string, source: string, body: string, headers: Record<string, string>): Promise<Reply> {
-  const res = await fetch(`${baseUrl}/live-data/webhooks/${source}`, { method: 'POST', body, headers });
+export async function post(baseUrl: string, source: string, body: string, headers: Record<string, string>, timeoutMs?: number): Promise<Reply> {
+  const res = await fetch(`${baseUrl}/live-data/webhooks/${source}`, {
+    method: 'POST',
+    body,
+    headers,
+    ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+  });
   const text = await res.text();
   let parsed: unknown = text;
   try {
