@@ -96,10 +96,11 @@ const envSchema = z.object({
   WEBHOOK_RATE_LIMIT_WINDOW_SECONDS: int(1, 3600).default(60),
   ENQUEUE_TIMEOUT_MS: int(100, 60000).default(5000),
   ENQUEUE_MAX_EVENTS_PER_JOB: int(1, 10000).default(1000),
-  ENQUEUE_MAX_IN_FLIGHT: int(1, 64).default(2),
+  ENQUEUE_MAX_IN_FLIGHT: int(1, 64).default(1),
   PERSIST_CONCURRENCY: int(1, 256).default(32),
   PERSIST_BATCH_SIZE: int(1, 10000).default(1000),
   PERSIST_FLUSH_INTERVAL_MS: int(0, 10000).default(20),
+  PERSIST_MAX_CONCURRENT_WRITES: int(1, 64).default(2),
   PERSIST_MAX_ATTEMPTS: int(1, 1000).default(50),
   PERSIST_BACKOFF_MS: int(10, 600000).default(1000),
   PERSIST_MAX_BACKOFF_MS: int(100, 3600000).default(60000),
@@ -138,6 +139,7 @@ export interface Config {
     concurrency: number;
     batchSize: number;
     flushIntervalMs: number;
+    maxConcurrentWrites: number;
     maxAttempts: number;
     backoffMs: number;
     maxBackoffMs: number;
@@ -198,6 +200,9 @@ export function loadConfig(env: RawEnv = process.env, version = '0.0.0'): Config
   if (e.WEBHOOK_SKIP_VERIFICATION && e.NODE_ENV !== 'development') {
     throw new ConfigError('WEBHOOK_SKIP_VERIFICATION', 'may be true only when NODE_ENV=development');
   }
+  if (e.PERSIST_MAX_CONCURRENT_WRITES > e.DATABASE_POOL_MAX) {
+    throw new ConfigError('PERSIST_MAX_CONCURRENT_WRITES', `must not exceed DATABASE_POOL_MAX (${e.DATABASE_POOL_MAX})`);
+  }
   if (e.PERSIST_MAX_BACKOFF_MS < e.PERSIST_BACKOFF_MS) {
     throw new ConfigError('PERSIST_MAX_BACKOFF_MS', 'must not be smaller than PERSIST_BACKOFF_MS');
   }
@@ -232,6 +237,7 @@ export function loadConfig(env: RawEnv = process.env, version = '0.0.0'): Config
       concurrency: e.PERSIST_CONCURRENCY,
       batchSize: e.PERSIST_BATCH_SIZE,
       flushIntervalMs: e.PERSIST_FLUSH_INTERVAL_MS,
+      maxConcurrentWrites: e.PERSIST_MAX_CONCURRENT_WRITES,
       maxAttempts: e.PERSIST_MAX_ATTEMPTS,
       backoffMs: e.PERSIST_BACKOFF_MS,
       maxBackoffMs: e.PERSIST_MAX_BACKOFF_MS,

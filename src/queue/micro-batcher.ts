@@ -7,7 +7,15 @@ interface Submission<T> {
   items: T[];
   resolve: () => void;
   reject: (err: unknown) => void;
-  cancelled: boolean;
+  settled: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class SubmissionTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`not sent within ${timeoutMs} ms`);
+    this.name = 'SubmissionTimeoutError';
+  }
 }
 
 export class MicroBatcher<T> {
@@ -22,21 +30,19 @@ export class MicroBatcher<T> {
   ) {}
 
   /**
-   * Resolves once the items are sent. A submission is never split: it travels whole in one send. When
-   * `signal` aborts, the submission rejects with the signal's reason at once; if it was still waiting it is
-   * dropped, if it was already being sent that send goes on (its caller has been told it failed).
+   * Resolves once the items are sent. A submission is never split: it travels whole in one send. After
+   * `timeoutMs` it rejects with a SubmissionTimeoutError; if it was still waiting it is dropped, if it was
+   * already being sent that send goes on (its caller has been told it failed).
    */
-  submit(items: T[], signal?: AbortSignal): Promise<void> {
+  submit(items: T[], timeoutMs?: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const submission: Submission<T> = { items, resolve, reject, cancelled: false };
-      signal?.addEventListener(
-        'abort',
-        () => {
-          submission.cancelled = true;
-          reject(signal.reason);
-        },
-        { once: true },
-      );
+      const submission: Submission<T> = { items, resolve, reject, settled: false, timer: undefined };
+      submission.resolve = () => this.settle(submission, () => resolve());
+      submission.reject = (err) => this.settle(submission, () => reject(err));
+      if (timeoutMs !== undefined) {
+        // A plain timer, cleared on settlement: AbortSignal.timeout() cost ~30 µs per request here.
+        submission.timer = setTimeout(() => submission.reject(new SubmissionTimeoutError(timeoutMs)), timeoutMs);
+      }
       this.pending.push(submission);
       this.pump();
     });
@@ -52,14 +58,21 @@ export class MicroBatcher<T> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  private settle(submission: Submission<T>, done: () => void): void {
+    if (submission.settled) return;
+    submission.settled = true;
+    clearTimeout(submission.timer);
+    done();
+  }
+
   private pump(): void {
     while (this.inFlight < this.maxInFlight) {
       const taken: Submission<T>[] = [];
       let count = 0;
       while (this.pending.length > 0) {
         const next = this.pending[0]!;
-        if (next.cancelled) {
-          this.pending.shift();
+        if (next.settled) {
+          this.pending.shift(); // timed out while waiting: dropped
           continue;
         }
         if (taken.length > 0 && count + next.items.length > this.maxItems) break;
@@ -76,7 +89,6 @@ export class MicroBatcher<T> {
       ).finally(() => {
         this.inFlight--;
         this.pump();
-        if (!this.busy) this.idleWaiters.splice(0).forEach((w) => w());
       });
     }
     if (!this.busy) this.idleWaiters.splice(0).forEach((w) => w());

@@ -39,12 +39,10 @@ export class PersistProducer {
   }
 
   async enqueue(events: IngestEvent[]): Promise<void> {
-    const signal = AbortSignal.timeout(this.config.enqueue.timeoutMs);
     try {
-      await this.batcher.submit(events, signal);
+      await this.batcher.submit(events, this.config.enqueue.timeoutMs);
     } catch (err) {
-      const reason = signal.aborted ? `no answer within ${this.config.enqueue.timeoutMs} ms` : (err as Error).message;
-      this.logger.warn({ err: reason, events: events.length }, 'enqueue failed');
+      this.logger.warn({ err: (err as Error).message, events: events.length }, 'enqueue failed');
       throw serviceUnavailable('queue_unavailable', 'the event queue is unavailable; retry later', QUEUE_RETRY_AFTER_SECONDS);
     }
   }

@@ -53,8 +53,12 @@ export function createPersistWorker(deps: PersistWorkerDependencies): PersistWor
         throw err;
       }
     },
-    persist.batchSize,
-    persist.flushIntervalMs,
+    {
+      maxItems: persist.batchSize,
+      maxWaitMs: persist.flushIntervalMs,
+      maxParts: persist.concurrency,
+      maxConcurrent: persist.maxConcurrentWrites,
+    },
   );
 
   const worker = new Worker<PersistJobData>(

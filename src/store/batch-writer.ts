@@ -1,7 +1,8 @@
 /**
- * Merges the events of concurrently processed jobs into one write, flushed when `maxItems` are waiting or
- * `maxWaitMs` after the first arrived; one flush at a time, and whatever queued up during a flush goes out
- * right after it. Each caller's promise settles with its own part of the write.
+ * Merges the events of concurrently processed jobs into one write. A write starts when `maxItems` are
+ * waiting, when `maxParts` callers are waiting (every worker slot is then blocked on us: no more can come),
+ * or `maxWaitMs` after the first arrived; up to `maxConcurrent` writes run at once, and whatever queued up
+ * while they ran leaves as soon as one finishes. Each caller's promise settles with its own part.
  *
  * When a merged write fails, each part is written again on its own, so one bad job cannot fail the others.
  */
@@ -11,19 +12,30 @@ interface Part<T> {
   reject: (err: unknown) => void;
 }
 
+export interface BatchWriterOptions {
+  maxItems: number;
+  maxWaitMs: number;
+  maxParts?: number;
+  maxConcurrent?: number;
+}
+
 export class BatchWriter<T> {
   private parts: Part<T>[] = [];
   private count = 0;
-  private flushing = false;
+  private flushing = 0;
   private due = false;
   private timer: NodeJS.Timeout | undefined;
   private idle: (() => void)[] = [];
+  private readonly maxParts: number;
+  private readonly maxConcurrent: number;
 
   constructor(
     private readonly flush: (items: T[]) => Promise<void>,
-    private readonly maxItems: number,
-    private readonly maxWaitMs: number,
-  ) {}
+    private readonly options: BatchWriterOptions,
+  ) {
+    this.maxParts = options.maxParts ?? Infinity;
+    this.maxConcurrent = options.maxConcurrent ?? 1;
+  }
 
   write(items: T[]): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -33,59 +45,64 @@ export class BatchWriter<T> {
     });
   }
 
-  /** Flushes what is waiting now and resolves when nothing is left (shutdown). */
+  /** Writes what is waiting now and resolves when nothing is left (shutdown). */
   async drain(): Promise<void> {
     this.due = true;
     this.schedule();
-    if (!this.flushing && this.parts.length === 0) return;
+    if (this.flushing === 0 && this.parts.length === 0) return;
     await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   private schedule(): void {
-    if (this.flushing) return;
     if (this.parts.length === 0) {
-      this.idle.splice(0).forEach((r) => r());
+      if (this.flushing === 0) this.idle.splice(0).forEach((r) => r());
       return;
     }
-    if (this.due || this.count >= this.maxItems || this.maxWaitMs === 0) {
-      void this.runFlush();
+    if (this.flushing >= this.maxConcurrent) return;
+    const full = this.count >= this.options.maxItems || this.parts.length >= this.maxParts;
+    if (this.due || full || this.options.maxWaitMs === 0) {
+      this.startFlush();
+      this.schedule(); // another write may start if enough is still waiting
     } else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.due = true;
         this.schedule();
-      }, this.maxWaitMs);
+      }, this.options.maxWaitMs);
     }
   }
 
-  private async runFlush(): Promise<void> {
+  private startFlush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.due = false;
-    this.flushing = true;
     const taken: Part<T>[] = [];
     let n = 0;
-    while (this.parts.length > 0 && (taken.length === 0 || n + this.parts[0]!.items.length <= this.maxItems)) {
+    while (this.parts.length > 0 && (taken.length === 0 || n + this.parts[0]!.items.length <= this.options.maxItems)) {
       const part = this.parts.shift()!;
       taken.push(part);
       n += part.items.length;
     }
     this.count -= n;
+    this.flushing++;
+    void this.writeParts(taken).finally(() => {
+      this.flushing--;
+      // What arrived during the write has already waited long enough.
+      if (this.parts.length > 0) this.due = true;
+      this.schedule();
+    });
+  }
+
+  private async writeParts(taken: Part<T>[]): Promise<void> {
     try {
       await this.flush(taken.length === 1 ? taken[0]!.items : taken.flatMap((p) => p.items));
       taken.forEach((p) => p.resolve());
     } catch (err) {
-      if (taken.length === 1) taken[0]!.reject(err);
-      else {
-        for (const part of taken) {
-          await this.flush(part.items).then(part.resolve, part.reject);
-        }
+      if (taken.length === 1) {
+        taken[0]!.reject(err);
+        return;
       }
-    } finally {
-      this.flushing = false;
-      // What arrived during the flush has already waited long enough.
-      if (this.parts.length > 0) this.due = true;
-      this.schedule();
+      for (const part of taken) await this.flush(part.items).then(part.resolve, part.reject);
     }
   }
 }

@@ -25,30 +25,41 @@ export interface PersistOutcome {
 }
 
 interface InsertedEvent {
-  id: number;
   source: string;
   delivery_id: string;
   inserted: boolean;
 }
 
+/**
+ * Each event is inserted with its final status. A redelivery conflicts on (source, delivery_id): it only adds
+ * to `attempts`, except that it heals an event whose job had failed for good (its effect has just been applied).
+ */
 const INSERT_EVENTS_SQL = `
-INSERT INTO webhook_events AS w (source, delivery_id, event_type, payload, event_at, received_at, attempts)
-SELECT source, delivery_id, event_type, payload, event_at, received_at, attempts
+INSERT INTO webhook_events AS w
+  (source, delivery_id, event_type, payload, event_at, received_at, attempts, status, error, processed_at)
+SELECT source, delivery_id, event_type, payload, event_at, received_at, attempts, status, error, now()
 FROM jsonb_to_recordset($1::jsonb) AS i(source text, delivery_id text, event_type text, payload jsonb,
-                                         event_at timestamptz, received_at timestamptz, attempts integer)
+                                         event_at timestamptz, received_at timestamptz, attempts integer,
+                                         status text, error text)
 ORDER BY source, delivery_id
-ON CONFLICT (source, delivery_id) DO UPDATE SET attempts = w.attempts + EXCLUDED.attempts
-RETURNING id, source, delivery_id, (xmax = 0) AS inserted`;
-
-const SET_STATUS_SQL = `
-UPDATE webhook_events w SET status = u.status, error = u.error, processed_at = now()
-FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, status text, error text)
-WHERE w.id = u.id`;
+ON CONFLICT (source, delivery_id) DO UPDATE SET
+  attempts = w.attempts + EXCLUDED.attempts,
+  status = CASE WHEN w.status = 'failed' THEN EXCLUDED.status ELSE w.status END,
+  error = CASE WHEN w.status = 'failed' THEN EXCLUDED.error ELSE w.error END,
+  processed_at = CASE WHEN w.status = 'failed' THEN EXCLUDED.processed_at ELSE w.processed_at END
+RETURNING source, delivery_id, (xmax = 0) AS inserted`;
 
 const eventKey = (source: string, deliveryId: string) => `${source}\u0000${deliveryId}`;
 
+type Status = { status: EventStatus; error: string | null };
+
+/**
+ * Writes a batch in one transaction: trace effects first, then every event with its final status. A
+ * redelivered event goes through the trace step too, where it changes nothing (its version is already
+ * stored), and is then recognised by the conflict on (source, delivery_id).
+ */
 export async function persistEvents(pool: Pool, events: readonly IngestEvent[]): Promise<PersistOutcome> {
-  // Redeliveries inside one batch: the first copy is stored, the others only add to its attempts.
+  // Redeliveries inside one batch: the first copy is kept, the others only add to its attempts.
   const unique = new Map<string, { event: IngestEvent; copies: number }>();
   for (const event of events) {
     const key = eventKey(event.source, event.deliveryId);
@@ -56,6 +67,7 @@ export async function persistEvents(pool: Pool, events: readonly IngestEvent[]):
     if (seen) seen.copies++;
     else unique.set(key, { event, copies: 1 });
   }
+  const items = [...unique.values()];
   const outcome: PersistOutcome = {
     events: [],
     completed: [],
@@ -64,51 +76,17 @@ export async function persistEvents(pool: Pool, events: readonly IngestEvent[]):
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    const inserted = await insertEvents(client, [...unique.values()]);
-    const fresh: IngestEvent[] = [];
-    const idByKey = new Map<string, number>();
+    const statuses = await applyTraceEffects(client, items.map((i) => i.event), outcome);
+    const inserted = await insertEvents(client, items, statuses);
     for (const row of inserted) {
       const { event, copies } = unique.get(eventKey(row.source, row.delivery_id))!;
+      const record = (status: EventStatus) => outcome.events.push({ source: event.source, eventType: event.eventType, status });
       if (row.inserted) {
-        fresh.push(event);
-        idByKey.set(eventKey(row.source, row.delivery_id), row.id);
         outcome.rows.eventsInserted++;
+        record(statuses.get(event)!.status);
       }
-      const duplicates = row.inserted ? copies - 1 : copies;
-      for (let i = 0; i < duplicates; i++) outcome.events.push({ source: event.source, eventType: event.eventType, status: 'duplicate' });
+      for (let i = row.inserted ? 1 : 0; i < copies; i++) record('duplicate');
     }
-
-    const statuses = new Map<IngestEvent, { status: EventStatus; error: string | null }>();
-    const folded = foldTraceEvents(fresh);
-    outcome.rows.tracesDeleted = await deleteTraces(client, folded.deletes);
-    const written = await upsertTraces(client, folded.upserts);
-    const writtenByKey = new Map(written.map((w) => [eventKey(w.source, w.external_id), w]));
-    folded.upserts.forEach((upsert, index) => {
-      const result = writtenByKey.get(eventKey(upsert.source, upsert.external_id));
-      const applied = result?.written === true;
-      if (applied) {
-        outcome.rows.tracesWritten++;
-        if (isFinalStatus(result.status) && !isFinalStatus(result.previous_status)) outcome.completed.push(result);
-      }
-      for (const e of folded.upsertEvents[index]!) {
-        statuses.set(e, applied
-          ? { status: 'processed', error: null }
-          : { status: 'ignored', error: 'superseded: a newer version of this trace (or its deletion) is stored' });
-      }
-    });
-    for (const e of folded.superseded) {
-      statuses.set(e, { status: 'ignored', error: 'superseded: the trace was deleted by a newer event' });
-    }
-
-    const updates = fresh.map((e) => {
-      const s = statuses.get(e)
-        ?? (e.action.kind === 'ignore'
-          ? { status: 'ignored' as const, error: `unknown event type "${e.eventType}"` }
-          : { status: 'processed' as const, error: null });
-      outcome.events.push({ source: e.source, eventType: e.eventType, status: s.status });
-      return { id: idByKey.get(eventKey(e.source, e.deliveryId)), status: s.status, error: s.error };
-    });
-    if (updates.length > 0) await client.query(SET_STATUS_SQL, [JSON.stringify(updates)]);
     await client.query('COMMIT');
     return outcome;
   } catch (err) {
@@ -119,7 +97,42 @@ export async function persistEvents(pool: Pool, events: readonly IngestEvent[]):
   }
 }
 
-async function insertEvents(client: PoolClient, items: { event: IngestEvent; copies: number }[]): Promise<InsertedEvent[]> {
+async function applyTraceEffects(client: PoolClient, events: IngestEvent[], outcome: PersistOutcome): Promise<Map<IngestEvent, Status>> {
+  const statuses = new Map<IngestEvent, Status>();
+  const folded = foldTraceEvents(events);
+  outcome.rows.tracesDeleted = await deleteTraces(client, folded.deletes);
+  const written = await upsertTraces(client, folded.upserts);
+  const writtenByKey = new Map(written.map((w) => [eventKey(w.source, w.external_id), w]));
+  folded.upserts.forEach((upsert, index) => {
+    const result = writtenByKey.get(eventKey(upsert.source, upsert.external_id));
+    const applied = result?.written === true;
+    if (applied) {
+      outcome.rows.tracesWritten++;
+      if (isFinalStatus(result.status) && !isFinalStatus(result.previous_status)) outcome.completed.push(result);
+    }
+    for (const e of folded.upsertEvents[index]!) {
+      statuses.set(e, applied
+        ? { status: 'processed', error: null }
+        : { status: 'ignored', error: 'superseded: a newer version of this trace (or its deletion) is stored' });
+    }
+  });
+  for (const e of folded.superseded) {
+    statuses.set(e, { status: 'ignored', error: 'superseded: the trace was deleted by a newer event' });
+  }
+  for (const e of events) {
+    if (statuses.has(e)) continue;
+    statuses.set(e, e.action.kind === 'ignore'
+      ? { status: 'ignored', error: `unknown event type "${e.eventType}"` }
+      : { status: 'processed', error: null });
+  }
+  return statuses;
+}
+
+async function insertEvents(
+  client: PoolClient,
+  items: { event: IngestEvent; copies: number }[],
+  statuses: Map<IngestEvent, Status>,
+): Promise<InsertedEvent[]> {
   if (items.length === 0) return [];
   const rows = items.map(({ event, copies }) => ({
     source: event.source,
@@ -129,6 +142,7 @@ async function insertEvents(client: PoolClient, items: { event: IngestEvent; cop
     event_at: event.eventAt,
     received_at: event.receivedAt,
     attempts: copies,
+    ...statuses.get(event)!,
   }));
   const { rows: inserted } = await client.query<InsertedEvent>(INSERT_EVENTS_SQL, [JSON.stringify(rows)]);
   return inserted;
