@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -76,5 +76,21 @@ describe('loadConfig', () => {
 
   it('treats an empty variable as unset', () => {
     expect(load({ PORT: '', CUSTOM_WEBHOOK_SECRET: '' }).http.port).toBe(3000);
+  });
+});
+
+describe('.env.example', () => {
+  const example = Object.fromEntries(
+    readFileSync(new URL('../../.env.example', import.meta.url), 'utf8')
+      .split('\n')
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+
+  it('lists every variable the service reads, with the defaults it applies', () => {
+    const source = readFileSync(new URL('../../src/config/config.ts', import.meta.url), 'utf8');
+    const read = [...source.matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]).sort();
+    expect(Object.keys(example).sort()).toEqual(read);
+    expect(load(example)).toEqual(load({}));
   });
 });
