@@ -7,6 +7,7 @@ import { buildApp } from './app.js';
 import { type Config, enabledSources, SOURCE_NAMES } from './config/config.js';
 import { type HealthCheck, postgresCheck, redisCheck, workerCheck } from './health/checks.js';
 import { Lifecycle } from './health/lifecycle.js';
+import { registerDependencyCollector } from './metrics/dependency.collector.js';
 import { LlmMetrics } from './metrics/llm.metrics.js';
 import { PersistMetrics } from './metrics/persist.metrics.js';
 import { registerQueueDepthCollector } from './metrics/queue-depth.collector.js';
@@ -62,6 +63,7 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
   registerQueueDepthCollector(registry, [queue]);
 
   const checks: HealthCheck[] = [postgresCheck(pool), redisCheck(producerRedis)];
+  registerDependencyCollector(registry, [...checks]);
 
   let producer: PersistProducer | undefined;
   let ingest: Parameters<typeof buildApp>[0]['ingest'];

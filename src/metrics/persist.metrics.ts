@@ -7,6 +7,7 @@ export class PersistMetrics {
   readonly rows: Counter<'table' | 'operation'>;
   readonly events: Counter<'source' | 'status'>;
   readonly jobsFailed: Counter<'queue' | 'final'>;
+  readonly freshness: Histogram<'source'>;
 
   constructor(registry: Registry) {
     this.batchSize = new Histogram({
@@ -32,6 +33,13 @@ export class PersistMetrics {
       name: 'vertigo_persist_events_total',
       help: 'Events stored, by source and final status (processed, duplicate, ignored, failed).',
       labelNames: ['source', 'status'],
+      registers: [registry],
+    });
+    this.freshness = new Histogram({
+      name: 'vertigo_ingest_freshness_seconds',
+      help: 'Time from accepting an event (202) to its transaction committing in PostgreSQL, by source.',
+      labelNames: ['source'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
       registers: [registry],
     });
     this.jobsFailed = new Counter({

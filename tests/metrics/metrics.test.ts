@@ -68,6 +68,10 @@ describe('GET /metrics after a known set of events', () => {
     expect(m('gen_ai_client_operation_duration_seconds_bucket', { source: 'custom', model: 'gpt-4o', status: 'success', le: '1.28' })).toBe(1);
 
     expect(m('vertigo_queue_up', { queue: 'persist' })).toBe(1);
+    expect(m('vertigo_dependency_up', { dependency: 'postgres' })).toBe(1);
+    expect(m('vertigo_dependency_up', { dependency: 'redis' })).toBe(1);
+    expect(m('vertigo_ingest_freshness_seconds_count', { source: 'custom' })).toBe(8);
+    expect(m('vertigo_ingest_freshness_seconds_bucket', { source: 'custom', le: '+Inf' })).toBe(8);
     expect(m('vertigo_queue_jobs', { queue: 'persist', state: 'failed' })).toBe(0);
     expect(m('vertigo_persist_rows_total', { table: 'webhook_events', operation: 'insert' })).toBe(7);
     expect(text).toContain('process_resident_memory_bytes');
