@@ -1,18 +1,13 @@
 import { Gauge, type Registry } from 'prom-client';
 import { type HealthCheck, runCheck } from '../health/checks.js';
+import { sharedRead } from './scrape-once.js';
 
 /**
  * `vertigo_dependency_up{dependency}`: 1 when PostgreSQL / Redis answered the health check run at scrape time,
  * else 0, and how long they took. Alerts on a dependency being down read this rather than the probes.
  */
 export function registerDependencyCollector(registry: Registry, checks: readonly HealthCheck[], timeoutMs = 1000): void {
-  let inFlight: Promise<Awaited<ReturnType<typeof runCheck>>[]> | undefined;
-  const read = () => {
-    inFlight ??= Promise.all(checks.map((c) => runCheck(c, timeoutMs))).finally(() => {
-      inFlight = undefined;
-    });
-    return inFlight;
-  };
+  const read = sharedRead(() => Promise.all(checks.map((c) => runCheck(c, timeoutMs))));
   new Gauge({
     name: 'vertigo_dependency_up',
     help: '1 when the dependency answered its health check at scrape time, else 0.',

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import { Gauge, type Registry } from 'prom-client';
+import { sharedRead } from './scrape-once.js';
 
 const STATES = ['waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children'] as const;
 type Counts = Map<string, Record<string, number> | undefined>;
@@ -9,14 +10,7 @@ type Counts = Map<string, Record<string, number> | undefined>;
  * answer in time, that scrape has no job counts and `vertigo_queue_up` is 0.
  */
 export function registerQueueDepthCollector(registry: Registry, queues: readonly Queue[], timeoutMs = 1000): void {
-  // prom-client collects all metrics of a scrape concurrently: both gauges share one read per scrape.
-  let inFlight: Promise<Counts> | undefined;
-  const read = (): Promise<Counts> => {
-    inFlight ??= readCounts(queues, timeoutMs).finally(() => {
-      inFlight = undefined;
-    });
-    return inFlight;
-  };
+  const read = sharedRead(() => readCounts(queues, timeoutMs));
 
   new Gauge({
     name: 'vertigo_queue_up',
