@@ -191,4 +191,4 @@ export function processName(pid: number): string | undefined {
   }
 }
 
-export { ticksPerSecond };
+

@@ -61,6 +61,14 @@ export interface LoadReport {
   phases: PhaseReport[];
 }
 
+export interface LoadError {
+  type: 'error';
+  message: string;
+}
+
+/** What the load generator sends its parent over IPC: one of these, once. */
+export type LoadMessage = LoadReport | LoadError;
+
 interface RequestContext {
   eventId?: string;
 }
@@ -172,6 +180,6 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
   process.stderr.write(`load generator failed: ${message}\n`);
-  if (process.send) process.send({ type: 'error', message }, undefined, {}, () => process.exit(1));
+  if (process.send) process.send({ type: 'error', message } satisfies LoadError, undefined, {}, () => process.exit(1));
   else process.exit(1);
 });

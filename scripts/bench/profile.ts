@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * Summarises a V8 `.cpuprofile` (from `node --cpu-prof`): self time per function, and the time spent under
- * each of a few interesting package/module groups (inclusive, so a group counts its callees).
+ * each of a few interesting package/module groups (inclusive, so a group counts its callees). `findProfile`
+ * finds the file a process wrote into its `--cpu-prof-dir`.
  */
 
 interface ProfileNode {
@@ -110,4 +112,14 @@ export function summarizeCpuProfile(file: string, topN = 20): ProfileSummary {
     .slice(0, 25)
     .map(([group, us]) => ({ group, ms: us / 1000, percent: busyUs > 0 ? (100 * us) / busyUs : 0 }));
   return { file, totalMs: totalUs / 1000, busyMs: busyUs / 1000, top, groups };
+}
+
+/** The first `.cpuprofile` in `dir`, or undefined when there is none (or no such directory). */
+export function findProfile(dir: string): string | undefined {
+  try {
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    return file ? join(dir, file) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -35,6 +35,9 @@ export function medianOf(values: readonly (number | undefined)[]): number | unde
 export const fixed = (value: number | undefined, digits: number): string =>
   value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
 
+/** A fraction (e.g. CPU time / wall time, 1 = one core busy) as a percentage. */
+export const percent = (fraction: number | undefined, digits = 0): string => fixed(fraction === undefined ? undefined : fraction * 100, digits);
+
 export const thousands = (value: number | undefined): string =>
   value === undefined || !Number.isFinite(value) ? '-' : Math.round(value).toLocaleString('en-US');
 
