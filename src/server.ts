@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger({ level: config.logLevel, role: config.role, version });
+  const logger = createLogger({ level: config.logLevel, role: config.role, version, loki: config.loki });
 
   let services;
   try {

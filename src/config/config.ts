@@ -112,6 +112,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SENTRY_DSN: url(['http:', 'https:']).optional(),
   SENTRY_ENVIRONMENT: z.string().trim().min(1).optional(),
+  LOKI_URL: url(['http:', 'https:']).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -150,6 +151,8 @@ export interface Config {
   shutdown: { delayMs: number; timeoutMs: number };
   logLevel: Env['LOG_LEVEL'];
   sentry: { dsn: string | undefined; environment: string };
+  /** Push logs to Loki as well as stdout when set (credentials may be in the URL). */
+  loki: { url: string | undefined };
 }
 
 type RawEnv = Record<string, string | undefined>;
@@ -163,6 +166,7 @@ const FILE_VARIABLES = [
   'CUSTOM_WEBHOOK_SECRET',
   'STANDARD_WEBHOOK_SECRET',
   'SENTRY_DSN',
+  'LOKI_URL',
 ] as const;
 
 function resolveFileVariables(env: RawEnv): RawEnv {
@@ -248,6 +252,7 @@ export function loadConfig(env: RawEnv = process.env, version = '0.0.0'): Config
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
     logLevel: e.LOG_LEVEL,
     sentry: { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? e.NODE_ENV },
+    loki: { url: e.LOKI_URL },
   };
 }
 

@@ -12,7 +12,7 @@ import { SECRETS } from './test-runtime.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Variables the service reads: never inherited from the test's own environment, only set explicitly. */
-const SERVICE_VARIABLE = /^(NODE_ENV|ROLE|HOST|PORT|DATA_DIR|QUEUE_PREFIX|LOG_LEVEL|DATABASE_|REDIS_|LANGFUSE_|LANGWATCH_|CUSTOM_|STANDARD_|WEBHOOK_|ENQUEUE_|PERSIST_|WORKER_|METRICS_|SHUTDOWN_|SENTRY_)/;
+const SERVICE_VARIABLE = /^(NODE_ENV|ROLE|HOST|PORT|DATA_DIR|QUEUE_PREFIX|LOG_LEVEL|DATABASE_|REDIS_|LANGFUSE_|LANGWATCH_|CUSTOM_|STANDARD_|WEBHOOK_|ENQUEUE_|PERSIST_|WORKER_|METRICS_|SHUTDOWN_|SENTRY_|LOKI_|TRUST_PROXY)/;
 
 export interface ChildServiceOptions {
   databaseUrl: string;
