@@ -1,5 +1,6 @@
 /**
- * Groups concurrent submissions into one send. A submission is sent at once when a slot is free; while all
+ * Groups concurrent submissions into one send, which receives them as they were submitted (one array each),
+ * so the receiver can keep them apart. A submission is sent at once when a slot is free; while all
  * slots are busy, submissions accumulate and leave together when one frees ("adaptive flush"): low latency at
  * low load, large batches at high load, and no timer that makes every request wait.
  */
@@ -24,7 +25,7 @@ export class MicroBatcher<T> {
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly send: (items: T[]) => Promise<void>,
+    private readonly send: (submissions: T[][]) => Promise<void>,
     private readonly maxItems: number,
     private readonly maxInFlight: number,
   ) {}
@@ -82,8 +83,7 @@ export class MicroBatcher<T> {
       }
       if (taken.length === 0) break;
       this.inFlight++;
-      const items = taken.length === 1 ? taken[0]!.items : taken.flatMap((s) => s.items);
-      this.send(items).then(
+      this.send(taken.map((s) => s.items)).then(
         () => taken.forEach((s) => s.resolve()),
         (err: unknown) => taken.forEach((s) => s.reject(err)),
       ).finally(() => {

@@ -30,8 +30,8 @@ export class PersistProducer {
       removeOnFail: { age: 30 * 24 * 3600 },
     };
     this.batcher = new MicroBatcher(
-      async (events) => {
-        await this.queue.add('persist', { events }, this.jobOptions);
+      async (deliveries) => {
+        await this.queue.add('persist', { deliveries }, this.jobOptions);
       },
       config.enqueue.maxEventsPerJob,
       config.enqueue.maxInFlight,

@@ -66,7 +66,12 @@ export function createPersistWorker(deps: PersistWorkerDependencies): PersistWor
   const worker = new Worker<PersistJobData>(
     QUEUE_NAMES.persist,
     async (job: Job<PersistJobData>) => {
-      await writer.write(job.data.events);
+      // Each delivery is a part of its own in the shared write: when the merged write fails, a delivery the
+      // database refuses fails alone. The job completes only when all of its deliveries are stored; a retry
+      // finds the stored ones already there (duplicates).
+      const results = await Promise.allSettled(job.data.deliveries.map((events) => writer.write(events)));
+      const failure = results.find((r) => r.status === 'rejected');
+      if (failure) throw failure.reason;
     },
     {
       connection: deps.connection,
@@ -88,16 +93,17 @@ export function createPersistWorker(deps: PersistWorkerDependencies): PersistWor
     if (!job) return;
     const final = job.attemptsMade >= (job.opts.attempts ?? 1);
     persistMetrics.jobsFailed.inc({ queue: QUEUE_NAMES.persist, final: String(final) });
-    const context = { jobId: job.id, attemptsMade: job.attemptsMade, events: job.data.events.length };
+    const events = job.data.deliveries.flat();
+    const context = { jobId: job.id, attemptsMade: job.attemptsMade, events: events.length };
     if (!final) {
       logger.warn({ ...context, err: err.message }, 'persist job failed; will retry');
       return;
     }
     logger.error({ ...context, err }, 'persist job failed for good; kept in the failed set');
     reporter.report(err, context);
-    markEventsFailed(pool, job.data.events, err.message).then(
-      () => {
-        for (const e of job.data.events) persistMetrics.events.inc({ source: e.source, status: 'failed' });
+    markEventsFailed(pool, events, err.message).then(
+      (marked) => {
+        for (const source of marked) persistMetrics.events.inc({ source, status: 'failed' });
       },
       (markErr: Error) => logger.warn({ err: markErr.message }, 'cannot mark failed events in webhook_events'),
     );

@@ -1,14 +1,16 @@
 import type { IngestEvent } from '../ingest/ingest-event.js';
 
 /**
- * The queues and their job payloads. One `persist` job carries every event of one or more webhook deliveries
- * that arrived together (a micro-batch): one Redis round trip per batch rather than per event.
+ * The queues and their job payloads. One `persist` job carries the events of one or more webhook deliveries
+ * that arrived together (a micro-batch): one Redis round trip per batch rather than per event. Deliveries stay
+ * apart in the job, so that one delivery the database refuses does not fail the others.
  */
 export const QUEUE_NAMES = { persist: 'persist' } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 export interface PersistJobData {
-  events: IngestEvent[];
+  /** One array of events per webhook delivery. */
+  deliveries: IngestEvent[][];
 }
 
 /** The custom backoff type of persist jobs: exponential with jitter, capped (see persist.worker.ts). */

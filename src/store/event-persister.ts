@@ -150,9 +150,10 @@ async function insertEvents(
 
 /**
  * Marks events of an exhausted job as failed, inserting rows for those never stored, so the failure is
- * visible in `webhook_events`. Best effort: when the database is what failed, this fails too.
+ * visible in `webhook_events`; events of the job that were stored keep their status. Returns the source of
+ * each event marked. Best effort: when the database is what failed, this fails too.
  */
-export async function markEventsFailed(pool: Pool, events: readonly IngestEvent[], error: string): Promise<void> {
+export async function markEventsFailed(pool: Pool, events: readonly IngestEvent[], error: string): Promise<string[]> {
   const unique = new Map(events.map((e) => [eventKey(e.source, e.deliveryId), e]));
   const rows = [...unique.values()].map((e) => ({
     source: e.source,
@@ -162,13 +163,15 @@ export async function markEventsFailed(pool: Pool, events: readonly IngestEvent[
     event_at: e.eventAt,
     received_at: e.receivedAt,
   }));
-  await pool.query(
+  const { rows: marked } = await pool.query<{ source: string }>(
     `INSERT INTO webhook_events AS w (source, delivery_id, event_type, payload, event_at, received_at, status, error)
      SELECT source, delivery_id, event_type, payload, event_at, received_at, 'failed', $2
      FROM jsonb_to_recordset($1::jsonb) AS i(source text, delivery_id text, event_type text, payload jsonb,
                                               event_at timestamptz, received_at timestamptz)
      ON CONFLICT (source, delivery_id) DO UPDATE SET status = 'failed', error = EXCLUDED.error
-     WHERE w.status IN ('received', 'failed')`,
+     WHERE w.status IN ('received', 'failed')
+     RETURNING w.source`,
     [JSON.stringify(rows), error.slice(0, 2000)],
   );
+  return marked.map((r) => r.source);
 }

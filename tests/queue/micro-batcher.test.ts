@@ -13,7 +13,7 @@ const deferred = () => {
 
 describe('MicroBatcher', () => {
   it('sends at once when idle and groups what arrives while a send is in flight', async () => {
-    const sends: number[][] = [];
+    const sends: number[][][] = [];
     const gates: ReturnType<typeof deferred>[] = [];
     const batcher = new MicroBatcher<number>((items) => {
       sends.push(items);
@@ -23,17 +23,17 @@ describe('MicroBatcher', () => {
     }, 100, 1);
     const first = batcher.submit([1]);
     const rest = [batcher.submit([2]), batcher.submit([3, 4])];
-    expect(sends).toEqual([[1]]);
+    expect(sends).toEqual([[[1]]]);
     gates[0]!.resolve();
     await first;
     await new Promise((r) => setImmediate(r));
-    expect(sends).toEqual([[1], [2, 3, 4]]);
+    expect(sends).toEqual([[[1]], [[2], [3, 4]]]);
     gates[1]!.resolve();
     await Promise.all(rest);
   });
 
   it('never splits a submission and respects maxItems between submissions', async () => {
-    const sends: number[][] = [];
+    const sends: number[][][] = [];
     let release!: () => void;
     const blocked = new Promise<void>((r) => (release = r));
     const batcher = new MicroBatcher<number>(async (items) => {
@@ -43,7 +43,7 @@ describe('MicroBatcher', () => {
     const all = [batcher.submit([0]), batcher.submit([1, 2]), batcher.submit([3, 4]), batcher.submit([5, 6, 7, 8])];
     release();
     await Promise.all(all);
-    expect(sends).toEqual([[0], [1, 2], [3, 4], [5, 6, 7, 8]]);
+    expect(sends).toEqual([[[0]], [[1, 2]], [[3, 4]], [[5, 6, 7, 8]]]);
   });
 
   it('rejects every submission of a failed send', async () => {
@@ -52,7 +52,7 @@ describe('MicroBatcher', () => {
   });
 
   it('drops a submission that times out before it is sent', async () => {
-    const sends: number[][] = [];
+    const sends: number[][][] = [];
     let release!: () => void;
     const blocked = new Promise<void>((r) => (release = r));
     const batcher = new MicroBatcher<number>(async (items) => {
@@ -65,6 +65,6 @@ describe('MicroBatcher', () => {
     release();
     await first;
     await batcher.drain();
-    expect(sends).toEqual([[1]]);
+    expect(sends).toEqual([[[1]]]);
   });
 });
