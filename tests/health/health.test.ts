@@ -4,6 +4,7 @@ import { inject } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { createRuntime } from '../../src/runtime.js';
 import { uniquePrefix, createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { deleteKeys } from '../support/redis-keys.js';
 import { startTestService } from '../support/test-runtime.js';
 
 let db: TestDatabase;
@@ -36,6 +37,7 @@ describe('health probes', () => {
       }
     } finally {
       await runtime.stop();
+      await deleteKeys(inject('redisUrl'), config.queuePrefix);
     }
   });
 

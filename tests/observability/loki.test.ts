@@ -5,6 +5,7 @@ import { freePort } from '../../src/dev/free-port.js';
 import { createLogger, epochTime, LOKI_PUSH_TIMEOUT_MS, lokiTransportOptions } from '../../src/observability/logger.js';
 import { type ChildService, startChildService } from '../support/child-service.js';
 import { createTestDatabase, type TestDatabase, uniquePrefix } from '../support/test-database.js';
+import { deleteKeys } from '../support/redis-keys.js';
 import { SECRETS } from '../support/test-runtime.js';
 import { waitFor } from '../support/wait-for.js';
 import { customTrace, post, signedHeaders } from '../support/webhook-client.js';
@@ -148,6 +149,7 @@ describe('the service with LOKI_URL', () => {
   afterAll(async () => {
     for (const child of children) await child.stop(2000).catch(() => undefined);
     for (const loki of lokis) await loki.close().catch(() => undefined);
+    await deleteKeys(inject('redisUrl'), queuePrefix);
     await db?.drop();
   });
 

@@ -1,10 +1,9 @@
-import { Queue } from 'bullmq';
 import { pino } from 'pino';
-import { QUEUE_NAMES } from '../../src/queue/queues.js';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import type { ErrorReporter } from '../../src/observability/sentry.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { deleteKeys } from './redis-keys.js';
 import { uniquePrefix } from './test-database.js';
 
 export const SECRETS = {
@@ -56,10 +55,7 @@ export async function startTestService(
     queuePrefix,
     async stop() {
       await runtime.stop();
-      // The runtime's own connection is closed by now: clear this test's keys over a new one.
-      const queue = new Queue(QUEUE_NAMES.persist, { connection: { url: options.redisUrl ?? inject('redisUrl') }, prefix: queuePrefix });
-      await queue.obliterate({ force: true }).catch(() => undefined);
-      await queue.close();
+      await deleteKeys(options.redisUrl ?? inject('redisUrl'), queuePrefix);
     },
   };
 }
