@@ -92,15 +92,6 @@ export async function queueCounts(redisUrl: string, prefix: string): Promise<Rec
 }
 
 /** Removes every key of the persist queue of `prefix` (what child processes left behind). */
-export async function obliterateQueue(redisUrl: string, prefix: string): Promise<void> {
-  const queue = new Queue(QUEUE_NAMES.persist, { connection: { url: redisUrl, maxRetriesPerRequest: 1 }, prefix });
-  try {
-    await queue.obliterate({ force: true });
-  } finally {
-    await queue.close();
-  }
-}
-
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Runs the cleanups in order, each even when an earlier one failed, and rethrows the first error at the end. */

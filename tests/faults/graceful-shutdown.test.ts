@@ -5,7 +5,8 @@ import { createTestDatabase, type TestDatabase, uniquePrefix } from '../support/
 import { startTestService, type TestService } from '../support/test-runtime.js';
 import { waitFor } from '../support/wait-for.js';
 import { signedHeaders } from '../support/webhook-client.js';
-import { cleanUp, duplicatedTraces, obliterateQueue, probe, queueCounts, sendTraces, sleep, traceEvent, traceIds } from './fault-helpers.js';
+import { cleanUp, duplicatedTraces, probe, queueCounts, sendTraces, sleep, traceEvent, traceIds } from './fault-helpers.js';
+import { deleteKeys } from '../support/redis-keys.js';
 
 /**
  * SIGTERM under load: readiness turns 503 at once while liveness stays 200, requests keep being answered
@@ -51,7 +52,7 @@ describe('graceful shutdown under load', () => {
       () => slowAgent.destroy(),
       () => child?.stop(2000),
       () => drainer?.stop(),
-      () => obliterateQueue(redisUrl, queuePrefix),
+      () => deleteKeys(redisUrl, queuePrefix),
       () => db?.drop(),
     );
   });

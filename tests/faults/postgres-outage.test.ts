@@ -5,7 +5,6 @@ import { startTestService, type TestService } from '../support/test-runtime.js';
 import { waitFor } from '../support/wait-for.js';
 import {
   cleanUp,
-  obliterateQueue,
   duplicatedTraces,
   eventStatuses,
   metricValue,
@@ -46,8 +45,6 @@ describe('PostgreSQL outage', () => {
       () => proxy?.resume(),
       () => service?.stop(),
       () => proxy?.close(),
-      // The service's own clean-up cannot empty the queue once its connection is closed.
-      () => obliterateQueue(inject('redisUrl'), queuePrefix),
       () => db?.drop(),
     );
   });

@@ -7,7 +7,6 @@ import {
   cleanUp,
   duplicatedTraces,
   eventStatuses,
-  obliterateQueue,
   queueCounts,
   range,
   sendTraces,
@@ -15,6 +14,7 @@ import {
   traceCount,
   traceIds,
 } from './fault-helpers.js';
+import { deleteKeys } from '../support/redis-keys.js';
 
 /**
  * A persist worker SIGKILLed while it is writing is restarted: every acknowledged event ends up stored exactly
@@ -53,7 +53,7 @@ describe('persist worker killed mid-batch', () => {
     await cleanUp(
       ...workers.map((w) => () => w.stop(2000)),
       () => api?.stop(),
-      () => obliterateQueue(redisUrl, queuePrefix),
+      () => deleteKeys(redisUrl, queuePrefix),
       () => db?.drop(),
     );
   });
