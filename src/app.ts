@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
+import syncRoutes from './api/sync.routes.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from './config/config.js';
@@ -13,6 +14,7 @@ import type { WebhookMetrics } from './metrics/webhook.metrics.js';
 import { requestId } from './observability/logger.js';
 import type { ErrorReporter } from './observability/sentry.js';
 import type { PersistProducer } from './queue/persist.producer.js';
+import type { FirestoreSync } from './sync/sync-service.js';
 
 export interface AppDependencies {
   config: Config;
@@ -27,6 +29,8 @@ export interface AppDependencies {
     metrics: WebhookMetrics;
     rateLimitRedis?: Redis;
   };
+  /** The Firestore sync when enabled: the sync API reads and triggers it. */
+  sync?: FirestoreSync;
 }
 
 /** Builds the HTTP app from its dependencies; it does not listen (server.ts does). */
@@ -52,6 +56,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(metricsRoute, { registry: deps.registry });
   if (deps.ingest) {
     await app.register(webhookRoutes, { config: deps.config, ...deps.ingest });
+    await app.register(syncRoutes, { sync: deps.sync, adminTokens: deps.config.adminTokens, defaultHoursBack: deps.config.firestoreSync.hoursBack });
   }
   return app;
 }

@@ -20,6 +20,7 @@ import { type PersistJobData, QUEUE_NAMES } from './queue/queues.js';
 import { checkEvictionPolicy, createRedis } from './queue/redis-connection.js';
 import { migrate } from './store/migrate.js';
 import { createPool, describeDatabaseUrl } from './store/postgres.js';
+import { FirestoreSync } from './sync/sync-service.js';
 
 /**
  * The composition root: config -> clients -> app and workers, and the one place that knows the order in
@@ -30,6 +31,8 @@ export interface Runtime {
   lifecycle: Lifecycle;
   pool: Pool;
   queue: Queue<PersistJobData>;
+  /** The Firestore sync, when enabled. */
+  sync: FirestoreSync | undefined;
   /** Listens and starts the workers. */
   start(): Promise<void>;
   /** Graceful stop; resolves false when it had to give up after SHUTDOWN_TIMEOUT_MS. */
@@ -76,6 +79,8 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
   }
 
   let persistWorker: PersistWorker | undefined;
+  const persistMetrics = runsWorker ? new PersistMetrics(registry) : undefined;
+  const llmMetrics = runsWorker ? new LlmMetrics(registry, config.metrics.maxModels) : undefined;
   if (runsWorker) {
     const workerRedis = createRedis(options.redisUrl, 'worker', logger);
     redisClients.push(workerRedis);
@@ -84,20 +89,42 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
       connection: workerRedis,
       pool,
       logger,
-      persistMetrics: new PersistMetrics(registry),
-      llmMetrics: new LlmMetrics(registry, config.metrics.maxModels),
+      persistMetrics: persistMetrics!,
+      llmMetrics: llmMetrics!,
       reporter,
     });
     checks.push(workerCheck(persistWorker.worker));
   }
 
-  const app = await buildApp({ config, logger, registry, lifecycle, checks, reporter, ...(ingest ? { ingest } : {}) });
+  let sync: FirestoreSync | undefined;
+  if (config.firestoreSync.enabled) {
+    // Live changes take the webhooks' durable path: the persist queue.
+    if (runsWorker) producer ??= new PersistProducer(queue, config, logger);
+    const syncWorkerRedis = runsWorker ? createRedis(options.redisUrl, 'worker', logger, 'vertigo-sync-worker') : undefined;
+    if (syncWorkerRedis) redisClients.push(syncWorkerRedis);
+    const liveProducer = producer;
+    sync = new FirestoreSync({
+      config,
+      pool,
+      logger: logger.child({ component: 'firestore-sync' }),
+      registry,
+      queueConnection: producerRedis,
+      ...(syncWorkerRedis ? { workerConnection: syncWorkerRedis } : {}),
+      ...(runsWorker && liveProducer ? { enqueue: (events) => liveProducer.enqueue(events) } : {}),
+      ...(persistMetrics ? { persistMetrics } : {}),
+      ...(llmMetrics ? { llmMetrics } : {}),
+    });
+    checks.push(sync.healthCheck());
+  }
+
+  const app = await buildApp({ config, logger, registry, lifecycle, checks, reporter, ...(ingest ? { ingest } : {}), ...(sync ? { sync } : {}) });
 
   async function stopInOrder(): Promise<void> {
     lifecycle.shuttingDown = true;
     logger.info({ delayMs: config.shutdown.delayMs }, 'shutting down: readiness is now 503');
     if (config.shutdown.delayMs > 0) await sleep(config.shutdown.delayMs);
     await app.close(); // in-flight requests finish, and each waits for its enqueue
+    await sync?.stop(); // listeners stop queueing; runs stop after their current page
     await producer?.drain();
     if (persistWorker) {
       await persistWorker.worker.close(); // active jobs finish: their batch is flushed and committed
@@ -115,6 +142,7 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
     lifecycle,
     pool,
     queue,
+    sync,
     async start() {
       // The producer fails fast when Redis is away; wait for it once so the first webhooks are not refused.
       await queue.waitUntilReady();
@@ -124,6 +152,7 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
         persistWorker.worker.run().catch((err: unknown) => logger.error({ err }, 'persist worker stopped'));
         await persistWorker.worker.waitUntilReady();
       }
+      await sync?.start();
       lifecycle.started = true;
       logger.info({ host: config.http.host, port: config.http.port }, 'started');
     },

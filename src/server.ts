@@ -4,6 +4,7 @@ import { resolveServices } from './dev/local-defaults.js';
 import { RedisNotInstalledError } from './dev/local-redis.js';
 import { createLogger } from './observability/logger.js';
 import { createRuntime } from './runtime.js';
+import { loadMappings, MappingError } from './sync/mapping.js';
 
 /** The only file that listens: reads the config, starts the runtime, and stops it on SIGTERM/SIGINT. */
 
@@ -13,9 +14,12 @@ async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig(process.env, version);
+    // The sync mappings are configuration too: a wrong file stops the start, before anything connects.
+    if (config.firestoreSync.enabled) loadMappings(config.firestoreSync.mappingsFile);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`vertigo-live: invalid configuration: ${err.message}\n`);
+    if (err instanceof ConfigError || err instanceof MappingError) {
+      const prefix = err instanceof MappingError ? 'FIRESTORE_SYNC_MAPPINGS_FILE: ' : '';
+      process.stderr.write(`vertigo-live: invalid configuration: ${prefix}${err.message}\n`);
       process.exit(1);
     }
     throw err;

@@ -5,6 +5,7 @@ import { llmUsageDashboard } from './dashboards/llm-usage.js';
 import { logsDashboard } from './dashboards/logs.js';
 import { overviewDashboard } from './dashboards/overview.js';
 import { queueDashboard } from './dashboards/queue.js';
+import { syncDashboard } from './dashboards/sync.js';
 import type { DashboardUid } from './shared/datasources.js';
 
 export { DASHBOARD_UIDS, type DashboardUid } from './shared/datasources.js';
@@ -15,6 +16,7 @@ export const DASHBOARDS: Record<DashboardUid, () => dashboard.Dashboard> = {
   'vertigo-llm-usage': llmUsageDashboard,
   'vertigo-errors': errorsDashboard,
   'vertigo-queue': queueDashboard,
+  'vertigo-sync': syncDashboard,
   'vertigo-alerts': alertsDashboard,
   'vertigo-logs': logsDashboard,
 };

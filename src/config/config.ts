@@ -113,6 +113,19 @@ const envSchema = z.object({
   SENTRY_DSN: url(['http:', 'https:']).optional(),
   SENTRY_ENVIRONMENT: z.string().trim().min(1).optional(),
   LOKI_URL: url(['http:', 'https:']).optional(),
+  ENABLE_FIRESTORE_SYNC: boolean.default(false),
+  GOOGLE_CLOUD_PROJECT: z.string().trim().min(1).optional(),
+  FIRESTORE_DATABASE_ID: z.string().trim().min(1).default('(default)'),
+  FIRESTORE_EMULATOR_HOST: z.string().trim().regex(/^[\w.-]+:\d{1,5}$/, 'must be host:port').optional(),
+  FIRESTORE_SYNC_MAPPINGS_FILE: z.string().trim().min(1).optional(),
+  FIRESTORE_SYNC_INTERVAL_SECONDS: int(5, 86400).default(300),
+  FIRESTORE_SYNC_BATCH_SIZE: int(1, 10000).default(500),
+  FIRESTORE_SYNC_HOURS_BACK: int(1, 24 * 365).default(24),
+  FIRESTORE_SYNC_LIVE: boolean.default(true),
+  FIRESTORE_SYNC_RETRY_ATTEMPTS: int(1, 20).default(6),
+  FIRESTORE_SYNC_RETRY_BASE_MS: int(10, 60000).default(500),
+  FIRESTORE_SYNC_RETRY_MAX_MS: int(100, 600000).default(30000),
+  ADMIN_API_TOKEN: secretList.optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -153,6 +166,21 @@ export interface Config {
   sentry: { dsn: string | undefined; environment: string };
   /** Push logs to Loki as well as stdout when set (credentials may be in the URL). */
   loki: { url: string | undefined };
+  firestoreSync: {
+    enabled: boolean;
+    /** GOOGLE_CLOUD_PROJECT; credentials are found the usual Google way (GOOGLE_APPLICATION_CREDENTIALS, workload identity). */
+    projectId: string | undefined;
+    databaseId: string;
+    emulatorHost: string | undefined;
+    mappingsFile: string | undefined;
+    intervalSeconds: number;
+    batchSize: number;
+    hoursBack: number;
+    live: boolean;
+    retry: { attempts: number; baseMs: number; maxMs: number };
+  };
+  /** Bearer tokens of the operations API (sync trigger) until API keys and roles exist; empty: those routes answer 503. */
+  adminTokens: string[];
 }
 
 type RawEnv = Record<string, string | undefined>;
@@ -167,6 +195,7 @@ const FILE_VARIABLES = [
   'STANDARD_WEBHOOK_SECRET',
   'SENTRY_DSN',
   'LOKI_URL',
+  'ADMIN_API_TOKEN',
 ] as const;
 
 function resolveFileVariables(env: RawEnv): RawEnv {
@@ -194,7 +223,7 @@ export function loadConfig(env: RawEnv = process.env, version = '0.0.0'): Config
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0] ?? 'environment');
     const value = resolved[variable];
-    const shown = value === undefined || variable.endsWith('SECRET') || variable.endsWith('_URL') || variable === 'SENTRY_DSN'
+    const shown = value === undefined || variable.endsWith('SECRET') || variable.endsWith('TOKEN') || variable.endsWith('_URL') || variable === 'SENTRY_DSN'
       ? ''
       : ` (got "${value}")`;
     const message = issue.code === 'invalid_value' ? `must be one of ${issue.values.join(', ')}` : issue.message;
@@ -253,6 +282,19 @@ export function loadConfig(env: RawEnv = process.env, version = '0.0.0'): Config
     logLevel: e.LOG_LEVEL,
     sentry: { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? e.NODE_ENV },
     loki: { url: e.LOKI_URL },
+    firestoreSync: {
+      enabled: e.ENABLE_FIRESTORE_SYNC,
+      projectId: e.GOOGLE_CLOUD_PROJECT,
+      databaseId: e.FIRESTORE_DATABASE_ID,
+      emulatorHost: e.FIRESTORE_EMULATOR_HOST,
+      mappingsFile: e.FIRESTORE_SYNC_MAPPINGS_FILE,
+      intervalSeconds: e.FIRESTORE_SYNC_INTERVAL_SECONDS,
+      batchSize: e.FIRESTORE_SYNC_BATCH_SIZE,
+      hoursBack: e.FIRESTORE_SYNC_HOURS_BACK,
+      live: e.FIRESTORE_SYNC_LIVE,
+      retry: { attempts: e.FIRESTORE_SYNC_RETRY_ATTEMPTS, baseMs: e.FIRESTORE_SYNC_RETRY_BASE_MS, maxMs: e.FIRESTORE_SYNC_RETRY_MAX_MS },
+    },
+    adminTokens: e.ADMIN_API_TOKEN ?? [],
   };
 }
 

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 
-export type ComponentStatus = 'ok' | 'degraded' | 'down';
+/** `unavailable`: an optional feature that cannot work here (e.g. Firestore sync without credentials). */
+export type ComponentStatus = 'ok' | 'degraded' | 'down' | 'unavailable';
 
 export interface ComponentHealth {
   name: string;

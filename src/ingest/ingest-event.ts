@@ -1,4 +1,8 @@
-import type { SourceName } from '../config/config.js';
+import { SOURCE_NAMES } from '../config/config.js';
+
+/** Where a trace comes from: a webhook sender, or a pull (Firestore); a bounded label on /metrics. */
+export const TRACE_SOURCES = [...SOURCE_NAMES, 'firestore'] as const;
+export type TraceSource = (typeof TRACE_SOURCES)[number];
 
 /** Trace statuses after normalisation; `running` is the only one that is not final. */
 export const TRACE_STATUSES = ['success', 'error', 'running', 'cancelled'] as const;
@@ -27,18 +31,36 @@ export interface TraceFields {
   metadata?: Record<string, unknown> | null;
 }
 
+/** The value columns of a trace (all but its id and metadata), in one place for every path that fills them. */
+export const TRACE_VALUE_FIELDS = [
+  'name',
+  'model',
+  'provider',
+  'status',
+  'latency_ms',
+  'input_tokens',
+  'output_tokens',
+  'cost_usd',
+  'user_id',
+  'session_id',
+  'started_at',
+  'ended_at',
+] as const satisfies readonly (keyof TraceFields)[];
+
 /** What storing an event does to `live_traces`. */
 export type EventAction =
   | { kind: 'upsert'; trace: TraceFields }
   | { kind: 'delete'; externalId: string }
   /** A known event that is kept in `webhook_events` only (prompt versions, alerts, evaluations). */
   | { kind: 'record' }
+  /** Read from a pull source but unusable (a malformed document): kept as `ignored` with the reason. */
+  | { kind: 'reject'; reason: string }
   /** An event type we do not know: kept, marked `ignored`, never retried by the sender. */
   | { kind: 'ignore' };
 
 /** One event, verified and validated, as it travels through the queue to the persist worker. */
 export interface IngestEvent {
-  source: SourceName;
+  source: TraceSource;
   /** The sender's id for this event: unique per source, the idempotency key of `webhook_events`. */
   deliveryId: string;
   eventType: string;
@@ -63,5 +85,7 @@ export const KNOWN_EVENT_TYPES = new Set([
   'gateway.request.completed',
   'gateway.request.failed',
   'gateway.budget.threshold_crossed',
+  'firestore.document',
+  'firestore.document.deleted',
 ]);
 export const eventTypeLabel = (eventType: string): string => (KNOWN_EVENT_TYPES.has(eventType) ? eventType : 'other');

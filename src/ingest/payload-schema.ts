@@ -40,6 +40,24 @@ export const traceStatus = z
 
 export const metadata = z.record(z.string(), z.unknown());
 
+/** A trace as any sender describes it (webhook body, mapped Firestore document): the same limits everywhere. */
+export const traceFieldsSchema = z.object({
+  id,
+  name: shortText(512).nullish(),
+  model: shortText().nullish(),
+  provider: shortText().nullish(),
+  status: traceStatus.nullish(),
+  latency_ms: amount.nullish(),
+  input_tokens: count.nullish(),
+  output_tokens: count.nullish(),
+  cost_usd: amount.nullish(),
+  user_id: shortText().nullish(),
+  session_id: shortText().nullish(),
+  started_at: isoTimestamp.nullish(),
+  ended_at: isoTimestamp.nullish(),
+  metadata: metadata.nullish(),
+});
+
 /** Formats a zod path the way a sender writes it: `events[2].data.latency_ms`. */
 export function fieldPath(path: readonly PropertyKey[]): string {
   return path

@@ -1,4 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { IngestEvent } from '../ingest/ingest-event.js';
+import type { PersistOutcome } from '../store/event-persister.js';
 
 /** What the persist worker exports: batches, rows and the final status of every event. */
 export class PersistMetrics {
@@ -48,5 +50,15 @@ export class PersistMetrics {
       labelNames: ['queue', 'final'],
       registers: [registry],
     });
+  }
+
+  /** Counts one committed batch: its size, how fresh its events were, their statuses and the rows written. */
+  recordBatch(events: readonly IngestEvent[], outcome: PersistOutcome, committedAt = Date.now()): void {
+    for (const e of events) this.freshness.observe({ source: e.source }, Math.max(0, committedAt - Date.parse(e.receivedAt)) / 1000);
+    this.batchSize.observe(events.length);
+    for (const e of outcome.events) this.events.inc({ source: e.source, status: e.status });
+    this.rows.inc({ table: 'webhook_events', operation: 'insert' }, outcome.rows.eventsInserted);
+    this.rows.inc({ table: 'live_traces', operation: 'upsert' }, outcome.rows.tracesWritten);
+    this.rows.inc({ table: 'live_traces', operation: 'delete' }, outcome.rows.tracesDeleted);
   }
 }

@@ -42,13 +42,7 @@ export function createPersistWorker(deps: PersistWorkerDependencies): PersistWor
       try {
         const outcome = await persistEvents(pool, events);
         stop({ result: 'ok' });
-        const committedAt = Date.now();
-        for (const e of events) persistMetrics.freshness.observe({ source: e.source }, Math.max(0, committedAt - Date.parse(e.receivedAt)) / 1000);
-        persistMetrics.batchSize.observe(events.length);
-        for (const e of outcome.events) persistMetrics.events.inc({ source: e.source, status: e.status });
-        persistMetrics.rows.inc({ table: 'webhook_events', operation: 'insert' }, outcome.rows.eventsInserted);
-        persistMetrics.rows.inc({ table: 'live_traces', operation: 'upsert' }, outcome.rows.tracesWritten);
-        persistMetrics.rows.inc({ table: 'live_traces', operation: 'delete' }, outcome.rows.tracesDeleted);
+        persistMetrics.recordBatch(events, outcome);
         llmMetrics.recordCompleted(outcome.completed);
       } catch (err) {
         stop({ result: 'error' });

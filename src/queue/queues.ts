@@ -5,12 +5,21 @@ import type { IngestEvent } from '../ingest/ingest-event.js';
  * that arrived together (a micro-batch): one Redis round trip per batch rather than per event. Deliveries stay
  * apart in the job, so that one delivery the database refuses does not fail the others.
  */
-export const QUEUE_NAMES = { persist: 'persist' } as const;
+export const QUEUE_NAMES = { persist: 'persist', sync: 'sync' } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 export interface PersistJobData {
   /** One array of events per webhook delivery. */
   deliveries: IngestEvent[][];
+}
+
+/** One sync run of one collection (job scheduler ticks, triggers, catch-up after a listener disconnects). */
+export interface SyncJobData {
+  syncType: 'firestore';
+  collection: string;
+  mode: 'incremental' | 'full';
+  hoursBack: number;
+  reason: 'schedule' | 'trigger' | 'reconnect';
 }
 
 /** The custom backoff type of persist jobs: exponential with jitter, capped (see persist.worker.ts). */

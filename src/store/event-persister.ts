@@ -13,6 +13,7 @@ export type EventStatus = 'processed' | 'duplicate' | 'ignored' | 'failed';
 
 export interface EventOutcome {
   source: string;
+  deliveryId: string;
   eventType: string;
   status: EventStatus;
 }
@@ -58,7 +59,12 @@ type Status = { status: EventStatus; error: string | null };
  * redelivered event goes through the trace step too, where it changes nothing (its version is already
  * stored), and is then recognised by the conflict on (source, delivery_id).
  */
-export async function persistEvents(pool: Pool, events: readonly IngestEvent[]): Promise<PersistOutcome> {
+export async function persistEvents(
+  pool: Pool,
+  events: readonly IngestEvent[],
+  /** More work for the same transaction (a pull source's cursor), run after the events are written. */
+  withinTransaction?: (client: PoolClient) => Promise<void>,
+): Promise<PersistOutcome> {
   // Redeliveries inside one batch: the first copy is kept, the others only add to its attempts.
   const unique = new Map<string, { event: IngestEvent; copies: number }>();
   for (const event of events) {
@@ -80,13 +86,15 @@ export async function persistEvents(pool: Pool, events: readonly IngestEvent[]):
     const inserted = await insertEvents(client, items, statuses);
     for (const row of inserted) {
       const { event, copies } = unique.get(eventKey(row.source, row.delivery_id))!;
-      const record = (status: EventStatus) => outcome.events.push({ source: event.source, eventType: event.eventType, status });
+      const record = (status: EventStatus) =>
+        outcome.events.push({ source: event.source, deliveryId: event.deliveryId, eventType: event.eventType, status });
       if (row.inserted) {
         outcome.rows.eventsInserted++;
         record(statuses.get(event)!.status);
       }
       for (let i = row.inserted ? 1 : 0; i < copies; i++) record('duplicate');
     }
+    if (withinTransaction) await withinTransaction(client);
     await client.query('COMMIT');
     return outcome;
   } catch (err) {
@@ -123,7 +131,9 @@ async function applyTraceEffects(client: PoolClient, events: IngestEvent[], outc
     if (statuses.has(e)) continue;
     statuses.set(e, e.action.kind === 'ignore'
       ? { status: 'ignored', error: `unknown event type "${e.eventType}"` }
-      : { status: 'processed', error: null });
+      : e.action.kind === 'reject'
+        ? { status: 'ignored', error: `malformed: ${e.action.reason}` }
+        : { status: 'processed', error: null });
   }
   return statuses;
 }

@@ -1,4 +1,4 @@
-import type { IngestEvent, TraceFields } from '../ingest/ingest-event.js';
+import { type IngestEvent, TRACE_VALUE_FIELDS, type TraceFields } from '../ingest/ingest-event.js';
 
 /**
  * Turns a batch of events into at most one write per trace. Events of one trace are ordered by version (the
@@ -37,20 +37,6 @@ export interface FoldedBatch {
   superseded: IngestEvent[];
 }
 
-const TRACE_FIELDS = [
-  'name',
-  'model',
-  'provider',
-  'status',
-  'latency_ms',
-  'input_tokens',
-  'output_tokens',
-  'cost_usd',
-  'user_id',
-  'session_id',
-  'started_at',
-  'ended_at',
-] as const;
 
 const versionOf = (e: IngestEvent): Version => ({ at: e.eventAt, eventId: e.deliveryId });
 
@@ -98,7 +84,7 @@ export function foldTraceEvents(events: readonly IngestEvent[]): FoldedBatch {
     for (const e of upserts) {
       const trace = (e.action as { trace: TraceFields }).trace;
       merged.external_id = trace.external_id;
-      for (const field of TRACE_FIELDS) {
+      for (const field of TRACE_VALUE_FIELDS) {
         const value = trace[field];
         if (value !== undefined && value !== null) (merged as unknown as Record<string, unknown>)[field] = value;
       }

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Timestamp } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import {
@@ -11,6 +12,7 @@ import {
   startPrometheus,
   startWebhookSink,
 } from '../support/monitoring-servers.js';
+import { type FirestoreEmulator, startFirestoreEmulator } from '../support/firestore-emulator.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { startTestService, type TestService } from '../support/test-runtime.js';
 import { waitFor } from '../support/wait-for.js';
@@ -111,12 +113,21 @@ describe.skipIf(missing)('monitoring stack against real Prometheus and Alertmana
   let prometheus: RunningServer;
   let alertmanager: RunningServer;
   let sink: Awaited<ReturnType<typeof startWebhookSink>>;
+  let emulator: FirestoreEmulator;
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    // The Firestore sync runs too (the sync dashboard's panels): two good documents and a malformed one.
+    emulator = await startFirestoreEmulator();
+    const firestore = emulator.client();
+    for (const [id, latencyMs] of [['e2e-doc-1', 120], ['e2e-doc-2', 240], ['e2e-doc-bad', 'slow']] as const) {
+      await firestore.collection('traces').doc(id).set({ traceId: id, model: 'e2e-firestore', status: 'completed', latencyMs, updatedAt: Timestamp.now() });
+    }
+    const sync = { ...emulator.env, ENABLE_FIRESTORE_SYNC: 'true', FIRESTORE_SYNC_INTERVAL_SECONDS: '5' };
     // Langfuse left without a secret: its webhooks are answered 503, the 5xx the error panels show.
-    api = await startTestService(db.url, { ROLE: 'api', WEBHOOK_RATE_LIMIT_MAX: '0', LANGFUSE_WEBHOOK_SECRET: '' });
+    api = await startTestService(db.url, { ...sync, ROLE: 'api', WEBHOOK_RATE_LIMIT_MAX: '0', LANGFUSE_WEBHOOK_SECRET: '' });
     worker = await startTestService(db.url, {
+      ...sync,
       ROLE: 'worker',
       QUEUE_PREFIX: api.queuePrefix,
       PERSIST_MAX_ATTEMPTS: '2',
@@ -133,7 +144,7 @@ describe.skipIf(missing)('monitoring stack against real Prometheus and Alertmana
   });
 
   afterAll(async () => {
-    for (const stop of [() => prometheus?.stop(), () => alertmanager?.stop(), () => sink?.close(), () => worker?.stop(), () => api?.stop(), () => db?.drop()]) {
+    for (const stop of [() => prometheus?.stop(), () => alertmanager?.stop(), () => sink?.close(), () => worker?.stop(), () => api?.stop(), () => emulator?.stop(), () => db?.drop()]) {
       await stop()?.catch(() => undefined);
     }
   });
@@ -183,6 +194,11 @@ describe.skipIf(missing)('monitoring stack against real Prometheus and Alertmana
     expect(firing!.annotations.description).toMatch(/e2e-flaky/);
     // The steady model never alerted.
     expect(sink.received.flatMap((d) => d.alerts).filter((a) => a.labels.model === 'e2e-steady' && a.labels.alertname === 'VertigoLLMErrorRateHigh')).toEqual([]);
+
+    // A document written while the live listener runs: the live-changes panel.
+    await emulator.client().collection('traces').doc('e2e-doc-live').set({ traceId: 'e2e-doc-live', model: 'e2e-firestore', status: 'completed', latencyMs: 90, updatedAt: Timestamp.now() });
+    await waitFor(async () => (await promQuery(prometheus.url, 'vertigo_sync_live_changes_total{change="added"} > 0')).length > 0, 30_000, 200);
+    await waitFor(async () => (await promQuery(prometheus.url, 'vertigo_sync_lag_seconds')).length > 0, 30_000, 200);
 
     // Every dashboard query has data now, apart from the documented exceptions.
     await waitFor(async () => (await promQuery(prometheus.url, 'increase(vertigo_persist_events_total{status="failed"}[1m]) > 0')).length > 0, 30_000, 200);

@@ -4,6 +4,7 @@ import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DASHBOARDS } from '../../grafana/src/index.js';
+import { type FirestoreEmulator, startFirestoreEmulator } from '../support/firestore-emulator.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { startTestService, type TestService } from '../support/test-runtime.js';
 import { waitFor } from '../support/wait-for.js';
@@ -15,8 +16,8 @@ import { customTrace, sendSigned } from '../support/webhook-client.js';
  * exporter), every query filters by the dashboard's variables, and every time, size, money or ratio has a unit.
  */
 
-// The uids of the shared context; vertigo-sync waits for the Firestore sync metrics (see grafana/README.md).
-const EXPECTED_UIDS = ['vertigo-overview', 'vertigo-llm-usage', 'vertigo-errors', 'vertigo-queue', 'vertigo-alerts', 'vertigo-logs'];
+// The uids of the shared context.
+const EXPECTED_UIDS = ['vertigo-overview', 'vertigo-llm-usage', 'vertigo-errors', 'vertigo-queue', 'vertigo-sync', 'vertigo-alerts', 'vertigo-logs'];
 
 // Recording rules (prometheus/rules/recording.yml) and the labels they keep besides `environment`.
 const SLO_WINDOWS = ['5m', '30m', '1h', '2h', '6h', '1d', '3d'];
@@ -39,7 +40,7 @@ const RECORDING_RULES: Record<string, string[]> = {
 const PROMETHEUS_SERIES: Record<string, string[]> = { up: [], ALERTS: ['severity', 'team', 'alertstate'], ALERTS_FOR_STATE: ['severity', 'team'] };
 const EXPORTER = /^(pg|redis|node|probe)_/;
 const LOKI_LABELS = new Set(['service', 'role', 'level']);
-const FILTER_VARIABLES = ['environment', 'source', 'model', 'severity', 'team'];
+const FILTER_VARIABLES = ['environment', 'source', 'model', 'severity', 'team', 'collection'];
 
 // ---- the committed dashboards, flattened to what the checks read -------------------------------------------
 
@@ -225,12 +226,14 @@ function unitOf(panel: Panel, refId: string): string | undefined {
 describe('metrics used by the dashboards', () => {
   let db: TestDatabase;
   let service: TestService;
+  let emulator: FirestoreEmulator;
   /** Metric name -> label names, from the running service's /metrics. */
   const exposed = new Map<string, Set<string>>();
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    service = await startTestService(db.url);
+    emulator = await startFirestoreEmulator();
+    service = await startTestService(db.url, { ...emulator.env, ENABLE_FIRESTORE_SYNC: 'true' });
     expect((await sendSigned(service.baseUrl, 'custom', customTrace('grafana-ok', { model: 'gpt-4o-mini', status: 'success' }))).status).toBe(202);
     expect((await sendSigned(service.baseUrl, 'custom', customTrace('grafana-err', { model: 'gpt-4o-mini', status: 'error' }))).status).toBe(202);
     const text = await waitFor(async () => {
@@ -248,6 +251,7 @@ describe('metrics used by the dashboards', () => {
   });
   afterAll(async () => {
     await service?.stop();
+    await emulator?.stop();
     await db?.drop();
   });
 

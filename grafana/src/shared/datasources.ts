@@ -8,12 +8,13 @@ export const PROMETHEUS: common.DataSourceRef = { type: 'prometheus', uid: 'prom
 export const LOKI: common.DataSourceRef = { type: 'loki', uid: 'loki' };
 export const GRAFANA: common.DataSourceRef = { type: 'grafana', uid: '-- Grafana --' };
 
-/** Every dashboard uid this project provisions (vertigo-sync comes with the Firestore sync issue). */
+/** Every dashboard uid this project provisions. */
 export const DASHBOARD_UIDS = [
   'vertigo-overview',
   'vertigo-llm-usage',
   'vertigo-errors',
   'vertigo-queue',
+  'vertigo-sync',
   'vertigo-alerts',
   'vertigo-logs',
 ] as const;

@@ -35,6 +35,13 @@ export const sourceVariable = () =>
 export const modelVariable = () =>
   promVariable('model', 'Model', 'label_values(gen_ai_client_requests_total{environment=~"$environment"}, model)', 'LLM model as reported by the traces (models past METRICS_MAX_MODELS are folded into "other").');
 
+/**
+ * Firestore collections of the sync. Read from the last-success gauge: every process with the sync reports it for
+ * every configured collection (from sync_status), even one that has not finished a run yet.
+ */
+export const collectionVariable = () =>
+  promVariable('collection', 'Collection', 'label_values(vertigo_sync_last_success_timestamp_seconds{environment=~"$environment"}, collection)', 'Firestore collection synced to PostgreSQL.');
+
 function customVariable(name: string, label: string, values: string[], description: string): dashboard.CustomVariableBuilder {
   return multi(new dashboard.CustomVariableBuilder(name).label(label).description(description).values(values.join(',')));
 }
@@ -72,5 +79,6 @@ export const searchVariable = () =>
 export const ENV = 'environment=~"$environment"';
 export const ENV_SOURCE = `${ENV}, source=~"$source"`;
 export const ENV_SOURCE_MODEL = `${ENV_SOURCE}, model=~"$model"`;
+export const ENV_COLLECTION = `${ENV}, collection=~"$collection"`;
 /** The two scrape jobs of the service itself (exporters export process_* metrics too). */
 export const SERVICE_JOBS = 'job=~"vertigo-api|vertigo-worker"';

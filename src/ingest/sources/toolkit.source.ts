@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SourceName } from '../../config/config.js';
 import type { EventAction, IngestEvent, TraceFields } from '../ingest-event.js';
-import { amount, count, fieldPath, id, isoTimestamp, metadata, parseOrThrow, schemaError, shortText, traceStatus } from '../payload-schema.js';
+import { fieldPath, id, isoTimestamp, parseOrThrow, schemaError, traceFieldsSchema } from '../payload-schema.js';
 import { verifyCustomHmac, verifyStandardWebhook } from '../signatures.js';
 import { contentId, secondsToIso, type ParseContext, type WebhookSource } from './source.js';
 
@@ -17,22 +17,7 @@ const envelope = z.object({
   data: z.record(z.string(), z.unknown()).optional(),
 });
 
-const traceData = z.object({
-  id,
-  name: shortText(512).nullish(),
-  model: shortText().nullish(),
-  provider: shortText().nullish(),
-  status: traceStatus.nullish(),
-  latency_ms: amount.nullish(),
-  input_tokens: count.nullish(),
-  output_tokens: count.nullish(),
-  cost_usd: amount.nullish(),
-  user_id: shortText().nullish(),
-  session_id: shortText().nullish(),
-  started_at: isoTimestamp.nullish(),
-  ended_at: isoTimestamp.nullish(),
-  metadata: metadata.nullish(),
-});
+const traceData = traceFieldsSchema;
 
 const subjectData = z.object({ id });
 
