@@ -46,6 +46,9 @@ import { databaseName, SEED_COLLECTION, syncSettings, USAGE } from './bench/sync
  * work on the machine shows in the load average printed with them.
  */
 
+// The Firestore clients of this process talk to the emulator only: no metadata-server lookup (and its warnings).
+process.env.METADATA_SERVER_DETECTION ??= 'none';
+
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FirestoreEmulator, startFirestoreEmulator } from '../support/firestore-emulator.js';
 import { sample } from '../support/prometheus-text.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { startTestService, type TestService } from '../support/test-runtime.js';
@@ -8,13 +9,17 @@ import { waitFor } from '../support/wait-for.js';
 
 let db: TestDatabase;
 let service: TestService;
+let emulator: FirestoreEmulator;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  service = await startTestService(db.url, { METRICS_MAX_MODELS: '2' });
+  // The Firestore sync is on, so its metrics are checked by promtool with the rest.
+  emulator = await startFirestoreEmulator();
+  service = await startTestService(db.url, { METRICS_MAX_MODELS: '2', ...emulator.env, ENABLE_FIRESTORE_SYNC: 'true' });
 });
 afterAll(async () => {
   await service?.stop();
+  await emulator?.stop();
   await db?.drop();
 });
 
@@ -87,8 +92,10 @@ describe('GET /metrics after a known set of events', () => {
       context.skip();
     }
     let output = '';
+    const text = await metricsText();
+    expect(text).toMatch(/^vertigo_sync_documents_total\{/m);
     try {
-      execFileSync(promtool, ['check', 'metrics'], { input: await metricsText(), stdio: 'pipe' });
+      execFileSync(promtool, ['check', 'metrics'], { input: text, stdio: 'pipe' });
     } catch (err) {
       output = String((err as { stdout?: Buffer }).stdout ?? '') + String((err as { stderr?: Buffer }).stderr ?? '');
     }
