@@ -109,9 +109,10 @@ export class CollectionSync {
     } finally {
       result.durationSeconds = (performance.now() - started) / 1000;
       if (result.status !== 'busy') metrics?.runDuration.observe({ collection: this.collection, mode: options.mode }, result.durationSeconds);
-      if (locked) await releaseRunLock(lockClient, SYNC_TYPE, this.collection).catch(() => undefined);
+      let broken = false;
+      if (locked) await releaseRunLock(lockClient, SYNC_TYPE, this.collection).catch(() => (broken = true));
       // A connection whose unlock failed may still hold the lock: destroy it rather than pool it.
-      lockClient.release(locked ? undefined : false);
+      lockClient.release(broken);
     }
     return result;
   }

@@ -161,7 +161,12 @@ export class LiveListeners {
           .orderBy(field)
           .onSnapshot(
             (snapshot) => {
-              listener.chain = listener.chain.then(() => this.handle(reader, listener, snapshot));
+              listener.chain = listener.chain
+                .then(() => this.handle(reader, listener, snapshot))
+                .catch((err: unknown) => {
+                  this.options.logger.error({ collection, err }, 'live sync could not handle a snapshot; the incremental sync will catch up');
+                  this.options.onGap(collection);
+                });
             },
             (err) => this.failed(reader, listener, err),
           );

@@ -17,7 +17,7 @@ import { FirestoreConnection, type FirestoreSource, resolveFirestore } from './f
 import { LiveListeners } from './live-listener.js';
 import { type CollectionMapping, loadMappings } from './mapping.js';
 import { errorReason } from './retry.js';
-import { createSyncWorker } from './sync.processor.js';
+import { createSyncWorker, SYNC_BACKOFF } from './sync.processor.js';
 import { listStatuses, type SyncStatusRow } from './sync-status.repository.js';
 
 export interface FirestoreSyncDependencies {
@@ -230,9 +230,10 @@ export class FirestoreSync {
       'firestore-sync',
       { syncType: SYNC_TYPE, collection, ...job },
       {
-        // A busy collection makes a triggered run wait for the active one: it retries until that finishes.
-        attempts: job.reason === 'schedule' ? 1 : 20,
-        backoff: { type: 'exponential', delay: 1000 },
+        // A busy collection makes a triggered run wait for the active one (asked again every 5 s for about an
+        // hour); a failing run is retried with capped exponential backoff.
+        attempts: job.reason === 'schedule' ? 1 : 720,
+        backoff: { type: SYNC_BACKOFF },
         removeOnComplete: 100,
         removeOnFail: 500,
         // Catch-up runs asked for while one is still waiting are one run.

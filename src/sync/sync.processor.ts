@@ -1,8 +1,13 @@
-import { type Job, Worker } from 'bullmq';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { QUEUE_NAMES, type SyncJobData } from '../queue/queues.js';
+import { cappedExponentialDelay } from '../queue/queues.js';
 import type { CollectionSync, SyncRunResult } from './collection-sync.js';
+
+/** Backoff type of triggered sync jobs: a busy collection is asked again soon, a failing run less and less often. */
+export const SYNC_BACKOFF = 'sync';
+const MAX_FAILED_RUNS = 8;
 
 /** A triggered run that finds its collection busy waits for the running one by retrying (see the job options). */
 export class CollectionBusyError extends Error {
@@ -47,7 +52,11 @@ export function createSyncWorker(options: SyncProcessorOptions): Worker<SyncJobD
         }
         return result;
       } catch (err) {
-        if (!(err instanceof CollectionBusyError)) onRun(collection, { running: false, error: err });
+        if (err instanceof CollectionBusyError) throw err;
+        onRun(collection, { running: false, error: err });
+        // Waiting for a busy collection may take long; a run that keeps failing is given up after a few tries
+        // (the next scheduled run tries again anyway).
+        if (job.attemptsMade + 1 >= MAX_FAILED_RUNS) throw new UnrecoverableError((err as Error).message);
         throw err;
       }
     },
@@ -59,6 +68,10 @@ export function createSyncWorker(options: SyncProcessorOptions): Worker<SyncJobD
       autorun: false,
       lockDuration: 60_000,
       maxStalledCount: 3,
+      settings: {
+        backoffStrategy: (attemptsMade: number, type?: string, err?: Error) =>
+          type !== SYNC_BACKOFF ? 0 : err instanceof CollectionBusyError ? 5_000 : cappedExponentialDelay(attemptsMade, 2_000, 300_000),
+      },
     },
   );
   worker.on('failed', (job, err) => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type Firestore, Timestamp } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAPPINGS } from '../../src/sync/default-mappings.js';
+import { releaseRunLock, tryRunLock } from '../../src/sync/sync-status.repository.js';
 import { startFirestoreEmulator, type FirestoreEmulator } from '../support/firestore-emulator.js';
 import { sample } from '../support/prometheus-text.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
@@ -111,7 +112,7 @@ describe('sync API', () => {
 
     const status = await waitFor(async () => {
       const s = await statusOf('meetings');
-      return s.last_success_at && s.records_total === 40 ? s : undefined;
+      return s.last_success_at && s.records_total === 40 && !s.running ? s : undefined;
     });
     expect(status).toMatchObject({ running: false, last_error: null, records_last_run: 40, last_run_mode: 'incremental', cursor: { value: expect.stringMatching(/Z$/), document_id: null } });
     expect(status.lag_seconds).toBeLessThan(60);
@@ -128,6 +129,24 @@ describe('sync API', () => {
     expect(sample(metrics, 'vertigo_sync_errors_total', { collection: 'meetings', reason: 'unavailable' })).toBe(0);
     expect(sample(metrics, 'gen_ai_client_operation_duration_seconds_count', { source: 'firestore', model: 'whisper-large-v3', status: 'success' })).toBe(39);
     expect(sample(metrics, 'gen_ai_client_errors_total', { source: 'firestore', model: 'whisper-large-v3' })).toBe(1);
+  });
+});
+
+describe('a triggered run while the collection is busy', () => {
+  it('waits for the active run to finish, then runs', async () => {
+    const holder = await db.pool.connect();
+    try {
+      expect(await tryRunLock(holder, 'firestore', 'meetings')).toBe(true);
+      const before = (await statusOf('meetings')).last_success_at as string | null;
+      expect((await statusOf('meetings')).running).toBe(true);
+      await trigger({ collection: 'meetings' });
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await statusOf('meetings')).last_success_at).toBe(before);
+      await releaseRunLock(holder, 'firestore', 'meetings');
+      await waitFor(async () => ((await statusOf('meetings')).last_success_at as string | null) !== before, 20_000, 100);
+    } finally {
+      holder.release();
+    }
   });
 });
 
