@@ -119,11 +119,15 @@ async function countToRead(firestore: Firestore, reader: CollectionReader, pool:
   const start = full ? windowStart : ((await readCursor(pool, SYNC_TYPE, collection)) ?? windowStart);
   // A cursor inside a group of ties (documentId not null) still has documents at its own value to read.
   const query = firestore.collection(collection).where(cursor.field, start.documentId === null ? '>' : '>=', reader.codec.toQuery(start.value));
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return (await query.count().get()).data().count;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000)));
+    return (await Promise.race([query.count().get(), late])).data().count;
   } catch (err) {
     process.stderr.write(`sync: cannot count the documents to read (${(err as Error).message}); no ETA\n`);
     return undefined;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -181,12 +185,9 @@ async function main(argv: readonly string[]): Promise<number> {
     const total = await countToRead(firestore, reader, pool, args.full, hoursBack);
     process.stderr.write(`sync ${mapping.collection} (${args.full ? 'full' : 'incremental'}, ${hoursBack} h back): ${total ?? 'unknown number of'} documents to read\n`);
     const display = progressDisplay(total, process.stderr);
-    let result: SyncRunResult;
-    try {
-      result = await run.run({ mode: args.full ? 'full' : 'incremental', hoursBack, signal: controller.signal, onProgress: (p) => display.update(p) });
-    } finally {
-      display.end();
-    }
+    const result = await run
+      .run({ mode: args.full ? 'full' : 'incremental', hoursBack, signal: controller.signal, onProgress: (p) => display.update(p) })
+      .finally(() => display.end());
     if (result.status === 'busy') {
       process.stderr.write(`sync: another sync run of ${mapping.collection} is active (it holds the collection's lock); try again when it has finished\n`);
       return 3;
@@ -200,14 +201,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-const isEntry = () => {
-  try {
-    return realpathSync(process.argv[1] ?? '') === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-};
-if (isEntry()) {
+// Only as a command: the tests import the parser.
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {

@@ -125,6 +125,7 @@ const envSchema = z.object({
   FIRESTORE_SYNC_RETRY_ATTEMPTS: int(1, 20).default(6),
   FIRESTORE_SYNC_RETRY_BASE_MS: int(10, 60000).default(500),
   FIRESTORE_SYNC_RETRY_MAX_MS: int(100, 600000).default(30000),
+  FIRESTORE_SYNC_CALL_TIMEOUT_MS: int(1000, 600000).default(20000),
   ADMIN_API_TOKEN: secretList.optional(),
 });
 
@@ -177,7 +178,7 @@ export interface Config {
     batchSize: number;
     hoursBack: number;
     live: boolean;
-    retry: { attempts: number; baseMs: number; maxMs: number };
+    retry: { attempts: number; baseMs: number; maxMs: number; timeoutMs: number };
   };
   /** Bearer tokens of the operations API (sync trigger) until API keys and roles exist; empty: those routes answer 503. */
   adminTokens: string[];
@@ -292,7 +293,12 @@ export function loadConfig(env: RawEnv = process.env, version = '0.0.0'): Config
       batchSize: e.FIRESTORE_SYNC_BATCH_SIZE,
       hoursBack: e.FIRESTORE_SYNC_HOURS_BACK,
       live: e.FIRESTORE_SYNC_LIVE,
-      retry: { attempts: e.FIRESTORE_SYNC_RETRY_ATTEMPTS, baseMs: e.FIRESTORE_SYNC_RETRY_BASE_MS, maxMs: e.FIRESTORE_SYNC_RETRY_MAX_MS },
+      retry: {
+        attempts: e.FIRESTORE_SYNC_RETRY_ATTEMPTS,
+        baseMs: e.FIRESTORE_SYNC_RETRY_BASE_MS,
+        maxMs: e.FIRESTORE_SYNC_RETRY_MAX_MS,
+        timeoutMs: e.FIRESTORE_SYNC_CALL_TIMEOUT_MS,
+      },
     },
     adminTokens: e.ADMIN_API_TOKEN ?? [],
   };

@@ -15,6 +15,8 @@ function firestoreSettings(sync: Config['firestoreSync']): Settings {
   const settings: Settings = { databaseId: sync.databaseId, ignoreUndefinedProperties: true };
   if (sync.projectId) settings.projectId = sync.projectId;
   if (sync.emulatorHost) {
+    // An emulator needs no credentials: keep Google's auth library from probing a metadata server (and warning).
+    process.env.METADATA_SERVER_DETECTION ??= 'none';
     const [host, port] = splitHostPort(sync.emulatorHost);
     Object.assign(settings, { host, port, ssl: false, customHeaders: { Authorization: 'Bearer owner' } });
     settings.projectId ??= 'demo-vertigo';

@@ -9,6 +9,8 @@ export interface RetryPolicy {
   attempts: number;
   baseMs: number;
   maxMs: number;
+  /** One attempt that takes longer fails as deadline_exceeded (an unreachable Firestore takes ~45 s to say so). */
+  timeoutMs?: number;
   /** Told of every retryable failure before the wait (metrics, logs). */
   onRetry?: (err: unknown, reason: SyncErrorReason, attempt: number, delayMs: number) => void;
 }
@@ -59,7 +61,7 @@ export class FirestoreCallError extends Error {
 export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await fn();
+      return await (policy.timeoutMs ? withTimeout(fn(), policy.timeoutMs) : fn());
     } catch (err) {
       const reason = errorReason(err);
       if (!RETRYABLE.has(reason) || attempt >= policy.attempts) throw new FirestoreCallError(reason, err);
@@ -67,5 +69,19 @@ export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy): P
       policy.onRetry?.(err, reason, attempt, delayMs);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error(`no answer from Firestore within ${timeoutMs} ms`), { code: GRPC.DEADLINE_EXCEEDED })), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

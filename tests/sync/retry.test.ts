@@ -51,3 +51,19 @@ describe('Firestore call retries', () => {
     expect(errorReason(new Error('something else'))).toBe('other');
   });
 });
+
+describe('a Firestore call that never answers', () => {
+  it('times out as deadline_exceeded and is retried', async () => {
+    let calls = 0;
+    const result = withRetry(
+      () => {
+        calls++;
+        return calls < 3 ? new Promise<string>(() => undefined) : Promise.resolve('third time');
+      },
+      { attempts: 3, baseMs: 1, maxMs: 5, timeoutMs: 50 },
+    );
+    await expect(result).resolves.toBe('third time');
+    expect(calls).toBe(3);
+    await expect(withRetry(() => new Promise<string>(() => undefined), { attempts: 2, baseMs: 1, maxMs: 5, timeoutMs: 30 })).rejects.toMatchObject({ reason: 'deadline_exceeded' });
+  });
+});
