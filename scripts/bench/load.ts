@@ -1,7 +1,7 @@
 import autocannon from 'autocannon';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processCpuMicros } from './children.js';
-import { createBodyFactory } from './payload.js';
+import { createBatchBodyFactory, createBodyFactory } from './payload.js';
 import { latencySummary, type LatencySummary } from './stats.js';
 
 /**
@@ -26,12 +26,18 @@ export interface LoadConfig {
   idPrefix: string;
   serverPid?: number;
   redisPid?: number;
+  /** Events per request: 1 (default) sends single-event bodies, more a `{"events":[...]}` delivery of that many. */
+  eventsPerRequest?: number;
+  /** Requests per second over all connections (autocannon's overallRate); unset: as fast as the server answers. */
+  overallRate?: number;
 }
 
 export interface PhaseReport {
   phase: 'warmup' | 'measure';
-  /** Seconds autocannon ran. */
+  /** Seconds autocannon ran, from `startedAt` to `endedAt` (epoch ms). */
   durationSeconds: number;
+  startedAt: number;
+  endedAt: number;
   /** Bodies built (and, all but at most one per connection, sent). */
   sent: number;
   responses: number;
@@ -43,6 +49,10 @@ export interface PhaseReport {
   timeouts: number;
   /** 2xx responses per second. */
   rps2xx: number;
+  eventsPerRequest: number;
+  /** Events in the 2xx-answered requests, and per second. */
+  events2xx: number;
+  eventsPerSecond: number;
   /** Latency of 2xx responses in ms, from every response time (not autocannon's integer histogram). */
   latency: LatencySummary;
   autocannonLatencyMs: { p50: number; p99: number; average: number };
@@ -74,8 +84,12 @@ interface RequestContext {
 }
 
 async function runPhase(config: LoadConfig, phase: PhaseReport['phase'], seconds: number): Promise<PhaseReport> {
-  const factory = createBodyFactory(config.secret, `${config.idPrefix}${phase === 'warmup' ? 'w' : 'm'}`);
-  const inFlight = new Set<string>();
+  const idPrefix = `${config.idPrefix}${phase === 'warmup' ? 'w' : 'm'}`;
+  const eventsPerRequest = config.eventsPerRequest ?? 1;
+  const factory =
+    eventsPerRequest > 1 ? createBatchBodyFactory(config.secret, idPrefix, eventsPerRequest) : createBodyFactory(config.secret, idPrefix);
+  /** Requests sent and not answered yet: their first event id -> all their event ids. */
+  const inFlight = new Map<string, readonly string[]>();
   const statusCodes: Record<string, number> = {};
   const non2xxSamples: PhaseReport['non2xxSamples'] = [];
   let ok2xx = 0;
@@ -86,6 +100,7 @@ async function runPhase(config: LoadConfig, phase: PhaseReport['phase'], seconds
   const serverBefore = config.serverPid ? processCpuMicros(config.serverPid) : undefined;
   const redisBefore = config.redisPid ? processCpuMicros(config.redisPid) : undefined;
   const loaderBefore = process.cpuUsage();
+  const startedAt = performance.timeOrigin + performance.now();
 
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
@@ -94,13 +109,14 @@ async function runPhase(config: LoadConfig, phase: PhaseReport['phase'], seconds
         method: 'POST',
         connections: config.connections,
         duration: seconds,
+        ...(config.overallRate ? { overallRate: config.overallRate } : {}),
         headers: { 'content-type': 'application/json' },
         requests: [
           {
             setupRequest: (request, context) => {
               const signed = factory.next();
               (context as RequestContext).eventId = signed.eventId;
-              inFlight.add(signed.eventId);
+              inFlight.set(signed.eventId, signed.eventIds);
               return {
                 ...request,
                 body: signed.body,
@@ -133,6 +149,7 @@ async function runPhase(config: LoadConfig, phase: PhaseReport['phase'], seconds
     });
   });
 
+  const endedAt = performance.timeOrigin + performance.now();
   const loaderCpu = process.cpuUsage(loaderBefore);
   const serverAfter = config.serverPid ? processCpuMicros(config.serverPid) : undefined;
   const redisAfter = config.redisPid ? processCpuMicros(config.redisPid) : undefined;
@@ -140,6 +157,8 @@ async function runPhase(config: LoadConfig, phase: PhaseReport['phase'], seconds
   return {
     phase,
     durationSeconds: result.duration,
+    startedAt,
+    endedAt,
     sent: factory.made,
     responses: ok2xx + non2xx,
     ok2xx,
@@ -148,12 +167,15 @@ async function runPhase(config: LoadConfig, phase: PhaseReport['phase'], seconds
     errors: result.errors,
     timeouts: result.timeouts,
     rps2xx: result.duration > 0 ? ok2xx / result.duration : 0,
+    eventsPerRequest,
+    events2xx: ok2xx * eventsPerRequest,
+    eventsPerSecond: result.duration > 0 ? (ok2xx * eventsPerRequest) / result.duration : 0,
     latency: latencySummary(latencies.subarray(0, latencyCount)),
     autocannonLatencyMs: { p50: result.latency.p50, p99: result.latency.p99, average: result.latency.average },
     ...(serverBefore !== undefined && serverAfter !== undefined ? { serverCpuMicros: serverAfter - serverBefore } : {}),
     ...(redisBefore !== undefined && redisAfter !== undefined ? { redisCpuMicros: redisAfter - redisBefore } : {}),
     loaderCpuMicros: loaderCpu.user + loaderCpu.system,
-    unknownEventIds: [...inFlight],
+    unknownEventIds: [...inFlight.values()].flat(),
     non2xxSamples,
   };
 }

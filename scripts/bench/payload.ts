@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 
 /**
- * Single-event `custom` webhook bodies of about 1 KB, each with its own event id and trace id, signed the way
+ * Single-event (and batched) `custom` webhook bodies of about 1 KB per event, each with its own event id and trace id, signed the way
  * the toolkit sender signs them: `X-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`. The body is a
  * template cut once into fixed parts, so making a request costs a few string joins and one HMAC.
  */
@@ -46,7 +47,10 @@ function template(): string {
 }
 
 export interface SignedBody {
+  /** The (first) event's id. */
   eventId: string;
+  /** Every event id of the body (one for a single-event body). */
+  eventIds: readonly string[];
   body: string;
   signature: string;
 }
@@ -63,6 +67,48 @@ export interface BodyFactory {
  * are unique across a whole benchmark that writes to one database.
  */
 export function createBodyFactory(secret: string, idPrefix: string, targetBytes = TARGET_BODY_BYTES): BodyFactory {
+  const event = createEventFactory(idPrefix, targetBytes);
+  let made = 0;
+  return {
+    next() {
+      made++;
+      const { eventId, json } = event();
+      return { eventId, eventIds: [eventId], body: json, signature: customSignature(secret, json) };
+    },
+    get made() {
+      return made;
+    },
+  };
+}
+
+/**
+ * Batched `custom` deliveries, `{"events":[...]}` with `eventsPerBody` events of the single-event shape (each
+ * ~`targetBytes`, its own event and trace id), signed over the whole body. `made` counts bodies.
+ */
+export function createBatchBodyFactory(secret: string, idPrefix: string, eventsPerBody: number, targetBytes = TARGET_BODY_BYTES): BodyFactory {
+  const event = createEventFactory(idPrefix, targetBytes);
+  let made = 0;
+  return {
+    next() {
+      made++;
+      const eventIds: string[] = [];
+      const parts: string[] = [];
+      for (let i = 0; i < eventsPerBody; i++) {
+        const { eventId, json } = event();
+        eventIds.push(eventId);
+        parts.push(json);
+      }
+      const body = `{"events":[${parts.join(',')}]}`;
+      return { eventId: eventIds[0]!, eventIds, body, signature: customSignature(secret, body) };
+    },
+    get made() {
+      return made;
+    },
+  };
+}
+
+/** One event's JSON text (an object, ~`targetBytes`) with a fresh event id and trace id at each call. */
+function createEventFactory(idPrefix: string, targetBytes: number): () => { eventId: string; json: string } {
   const sampleId = `${idPrefix}-${(1_000_000).toString(36)}`;
   const sampleTime = new Date().toISOString();
   const unpadded = template()
@@ -78,17 +124,17 @@ export function createBodyFactory(secret: string, idPrefix: string, targetBytes 
   const [p0, , p1, , p2, , p3] = parts as [string, string, string, string, string, string, string];
 
   let made = 0;
-  return {
-    next() {
-      const id = `${idPrefix}-${(made++).toString(36)}`;
-      const eventId = `evt-${id}`;
-      const body = `${p0}${eventId}${p1}${new Date().toISOString()}${p2}trc-${id}${p3}`;
-      return { eventId, body, signature: customSignature(secret, body) };
-    },
-    get made() {
-      return made;
-    },
+  return () => {
+    const id = `${idPrefix}-${(made++).toString(36)}`;
+    const eventId = `evt-${id}`;
+    return { eventId, json: `${p0}${eventId}${p1}${new Date().toISOString()}${p2}trc-${id}${p3}` };
   };
+}
+
+/** The Standard Webhooks headers of `body` for a `whsec_` secret (the `standard` source). */
+export function standardHeaders(secret: string, msgId: string, body: string, at = new Date()): Record<string, string> {
+  const signature = new Webhook(secret).sign(msgId, at, body);
+  return { 'webhook-id': msgId, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signature };
 }
 
 export function customSignature(secret: string, body: string): string {

@@ -15,6 +15,8 @@ import { startVertigo, workerProfileDir } from './vertigo-service.js';
 
 export interface DrainRecord {
   round: number;
+  /** Which run filled the queue (`npm run bench`: the scenario, or `persist`). */
+  label?: string;
   jobs: number;
   events: number;
   eventsPerJob: number;
@@ -50,7 +52,9 @@ export async function drainQueue(
   queue: ScratchQueue,
   pool: pg.Pool,
   expected: Expected,
+  label?: string,
 ): Promise<DrainRecord> {
+  const tag = label ? (round > 0 ? `round ${round} ${label}` : label) : `round ${round}`;
   const countRows = () => countOf(pool, 'SELECT count(*) AS n FROM live_traces');
   const rowsBefore = await countRows();
   const before = await queue.counts();
@@ -61,10 +65,10 @@ export async function drainQueue(
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   const echo = echoLogLine(`vertigo-worker`);
   const worker = startVertigo({
-    name: `vertigo-worker-${round}`,
+    name: `vertigo-worker-${label ? `${round}-${label}` : round}`,
     databaseUrl,
     env: { ROLE: 'worker', PORT: String(port), LOG_LEVEL: 'info' },
-    cpuProfileDir: workerProfileDir(round),
+    cpuProfileDir: workerProfileDir(label ? `${round}-${label}` : round),
     onLine: (line) => {
       if (readyAt === undefined && line.includes('"msg":"started"')) {
         readyAt = performance.now();
@@ -123,6 +127,7 @@ export async function drainQueue(
     const ok = rowsTotal === expectedRows && webhookEventsTotal === rowsTotal && counts.failed === 0 && counts.pending === 0;
     const record: DrainRecord = {
       round,
+      ...(label ? { label } : {}),
       jobs: before.pending,
       events: rows,
       eventsPerJob: before.pending > 0 ? rows / before.pending : 0,
@@ -140,7 +145,7 @@ export async function drainQueue(
       ok,
     };
     say(
-      `  round ${round} drain   ${thousands(rows)} rows from ${thousands(before.pending)} jobs (${fixed(record.eventsPerJob, 1)} events/job)` +
+      `  ${tag} drain   ${thousands(rows)} rows from ${thousands(before.pending)} jobs (${fixed(record.eventsPerJob, 1)} events/job)` +
         ` in ${fixed(drainSeconds, 2)} s = ${thousands(record.rowsPerSecond)} rows/s` +
         `  worker ${fixed(record.workerCpuMicrosPerRow, 1)} µs/row, postgres ${fixed(record.postgresCpuMicrosPerRow, 1)} µs/row  (start+drain ${fixed(record.drainWithStartSeconds, 2)} s)`,
     );
@@ -148,8 +153,8 @@ export async function drainQueue(
       `live_traces ${thousands(rowsTotal)} rows, webhook_events ${thousands(webhookEventsTotal)}; accepted (2xx) ${thousands(expected.accepted)}` +
       ` + ${unknownPersisted} of ${expected.unknownEventIds.length} requests still in flight when the load stopped` +
       ` (no answer seen, so neither accepted nor refused) = ${thousands(expectedRows)} expected; failed jobs ${counts.failed}`;
-    if (ok) say(`  round ${round} check   OK: ${check}`);
-    else loud(`MISMATCH after round ${round}: ${check}; missing ${expectedRows - rowsTotal}`);
+    if (ok) say(`  ${tag} check   OK: ${check}`);
+    else loud(`MISMATCH after ${tag}: ${check}; missing ${expectedRows - rowsTotal}`);
     return record;
   } finally {
     await worker.stop();

@@ -28,11 +28,13 @@ export function printHeader(startedAt: Date, machine: Machine, git: GitInfo): vo
   say();
 }
 
-export function printMedians(summary: Summary): void {
-  say(`Medians of ${settings.rounds} interleaved runs, ${settings.connections} connections, ${settings.durationSeconds} s each:`);
+export function printMedians(summary: Summary, title?: string): void {
+  say(title ?? `Medians of ${settings.rounds} interleaved runs, ${settings.connections} connections, ${settings.durationSeconds} s each:`);
+  const batched = [summary.bare, summary.vertigo].some((s) => s.eventsPerSecond !== undefined && s.eventsPerSecond !== s.rps);
   const rows = [summary.bare, summary.vertigo].map((s) => [
     s.variant === 'bare' ? 'bare Fastify (202)' : 'Vertigo Live (ROLE=api)',
     thousands(s.rps),
+    ...(batched ? [thousands(s.eventsPerSecond)] : []),
     fixed(s.p50, 2),
     fixed(s.p99, 2),
     fixed(s.cpuMicrosPerRequest, 1),
@@ -44,7 +46,7 @@ export function printMedians(summary: Summary): void {
   ]);
   say(
     table(
-      ['variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', 'server %cpu', 'redis µs/req', 'loader %cpu', 'non-2xx'],
+      ['variant', 'req/s', ...(batched ? ['events/s'] : []), 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', 'server %cpu', 'redis µs/req', 'loader %cpu', 'non-2xx'],
       rows,
     ),
   );
@@ -93,9 +95,9 @@ export function printTargets(summary: Summary, machine: Machine): void {
   if (settings.cpuProfile) say('  note: BENCH_CPU_PROF=1, the Vertigo figures above are slowed by the profiler');
 }
 
-export function printProfiles(profiles: Profiles): void {
+export function printProfiles(profiles: Profiles, worker = `the Vertigo worker child of round ${settings.rounds} (start and drain)`): void {
   if (profiles.api) printProfile('the Vertigo API child (whole life: start, warm-ups, measured runs, idle)', profiles.api);
-  if (profiles.worker) printProfile(`the Vertigo worker child of round ${settings.rounds} (start and drain)`, profiles.worker);
+  if (profiles.worker) printProfile(worker, profiles.worker);
 }
 
 function printProfile(what: string, summary: ProfileSummary): void {

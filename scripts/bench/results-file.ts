@@ -18,42 +18,41 @@ export interface RunResults {
   profiles: Profiles;
 }
 
-/** Writes the report and returns its path. */
-export function writeResults({ startedAt, machine, git, rounds, summary, profiles }: RunResults): string {
+/** Writes `content` as bench/results/<prefix>-<start time>.json and returns its path. */
+export function writeResultsFile(prefix: string, startedAt: Date, content: unknown): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `ingest-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  // The ids whose answer was never seen are counted, not listed.
-  const strip = (p: PhaseReport | undefined) => p && { ...p, unknownEventIds: p.unknownEventIds.length };
-  writeFileSync(
-    file,
-    `${JSON.stringify(
-      {
-        benchmark: 'ingest',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        machine,
-        git,
-        settings: { ...settings, adminDatabaseUrl: undefined, redisUrl: undefined, path: WEBHOOK_PATH, queuePrefix, databaseName },
-        targets: {
-          ratio: { target: TARGET_RATIO, value: summary.ratio, ok: summary.ratioOk },
-          p99Ms: { target: TARGET_P99_MS, value: summary.vertigo.p99, ok: summary.p99Ok },
-        },
-        medians: {
-          bare: summary.bare,
-          vertigo: summary.vertigo,
-          ratio: summary.ratio,
-          perRoundRatios: summary.perRoundRatios,
-          cpuRatio: summary.cpuRatio,
-        },
-        runs: rounds.runs.map((r) => ({ ...r, warmup: strip(r.warmup), measure: strip(r.measure) })),
-        persist: { medianRowsPerSecond: summary.persistRps, drains: rounds.drains },
-        verification: { ok: !rounds.mismatch, acceptedTotal: rounds.acceptedTotal },
-        ...(profiles.api ? { profile: profiles.api } : {}),
-        ...(profiles.worker ? { workerProfile: profiles.worker } : {}),
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  const file = join(RESULTS_DIR, `${prefix}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(content, null, 2)}\n`);
   return file;
 }
+
+/** Writes the report and returns its path. */
+export function writeResults({ startedAt, machine, git, rounds, summary, profiles }: RunResults): string {
+  return writeResultsFile('ingest', startedAt, {
+    benchmark: 'ingest',
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine,
+    git,
+    settings: { ...settings, adminDatabaseUrl: undefined, redisUrl: undefined, path: WEBHOOK_PATH, queuePrefix, databaseName },
+    targets: {
+      ratio: { target: TARGET_RATIO, value: summary.ratio, ok: summary.ratioOk },
+      p99Ms: { target: TARGET_P99_MS, value: summary.vertigo.p99, ok: summary.p99Ok },
+    },
+    medians: {
+      bare: summary.bare,
+      vertigo: summary.vertigo,
+      ratio: summary.ratio,
+      perRoundRatios: summary.perRoundRatios,
+      cpuRatio: summary.cpuRatio,
+    },
+    runs: rounds.runs.map((r) => ({ ...r, warmup: stripIds(r.warmup), measure: stripIds(r.measure) })),
+    persist: { medianRowsPerSecond: summary.persistRps, drains: rounds.drains },
+    verification: { ok: !rounds.mismatch, acceptedTotal: rounds.acceptedTotal },
+    ...(profiles.api ? { profile: profiles.api } : {}),
+    ...(profiles.worker ? { workerProfile: profiles.worker } : {}),
+  });
+}
+
+/** A load phase as kept in a results file: the ids whose answer was never seen are counted, not listed. */
+export const stripIds = (p: PhaseReport | undefined) => p && { ...p, unknownEventIds: p.unknownEventIds.length };

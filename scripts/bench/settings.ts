@@ -48,10 +48,30 @@ export const settings = {
   /** Extra service variables for the Vertigo children, e.g. "ENQUEUE_MAX_IN_FLIGHT=1,PERSIST_FLUSH_INTERVAL_MS=0". */
   serviceEnv: parseServiceEnv(process.env.BENCH_SERVICE_ENV ?? ''),
   bodyBytes: TARGET_BODY_BYTES,
+  // --- `npm run bench` only (scripts/bench.ts) ------------------------------------------------------------
+  /** The second connection count of the single-event ingest runs. */
+  connectionsHigh: Math.round(numberFromEnv('BENCH_CONNECTIONS_HIGH', 200, 1, 10_000)),
+  /** Events per batched `{"events":[...]}` delivery (0 skips the batched runs). */
+  batchEvents: Math.round(numberFromEnv('BENCH_BATCH_EVENTS', 100, 0, 1000)),
+  /** Events put on the queue for the persist measurement, and events per job as the API forms them. */
+  persistEvents: Math.round(numberFromEnv('BENCH_PERSIST_EVENTS', 30_000, 100, 10_000_000)),
+  persistJobEvents: Math.round(numberFromEnv('BENCH_PERSIST_JOB_EVENTS', 12, 1, 1000)),
+  /** Freshness: one probe event per interval; the database and /metrics polled every poll interval. */
+  probeIntervalMs: numberFromEnv('BENCH_PROBE_INTERVAL_MS', 50, 5, 10_000),
+  pollMs: numberFromEnv('BENCH_POLL_MS', 25, 1, 10_000),
+  /** Requests per second of the load under which freshness is measured (0: as fast as it goes, like the ingest runs). */
+  freshRate: Math.round(numberFromEnv('BENCH_FRESH_RATE', 0, 0, 1_000_000)),
+  /** Series wanted on the worker's /metrics for the scrape measurement, and scrapes timed. */
+  scrapeSeries: Math.round(numberFromEnv('BENCH_SCRAPE_SERIES', 10_000, 0, 200_000)),
+  scrapes: Math.round(numberFromEnv('BENCH_SCRAPES', 200, 10, 100_000)),
+  /** RSS sampling interval of the service processes. */
+  rssIntervalMs: numberFromEnv('BENCH_RSS_INTERVAL_MS', 250, 10, 10_000),
 };
 
 export const runId = randomBytes(4).toString('hex');
 export const queuePrefix = `vbench-${runId}`;
 export const databaseName = `vertigo_bench_${runId}`;
 export const secret = randomBytes(24).toString('hex');
+/** The `standard` source's secret (Standard Webhooks `whsec_<base64>`): the freshness probe and scrape traces use it. */
+export const standardSecret = `whsec_${randomBytes(24).toString('base64')}`;
 export const profileDir = join(os.tmpdir(), `vertigo-bench-prof-${runId}`);

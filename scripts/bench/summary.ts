@@ -10,6 +10,8 @@ export const TARGET_P99_MS = 20;
 export interface VariantSummary {
   variant: Variant;
   rps: number | undefined;
+  /** Events per second in 2xx-answered requests (= rps for single-event bodies). */
+  eventsPerSecond: number | undefined;
   p50: number | undefined;
   p99: number | undefined;
   cpuMicrosPerRequest: number | undefined;
@@ -37,6 +39,7 @@ function summarizeVariant(variant: Variant, runs: RunRecord[]): VariantSummary {
   return {
     variant,
     rps: medianOf(mine.map((r) => r.measure.rps2xx)),
+    eventsPerSecond: medianOf(mine.map((r) => r.measure.eventsPerSecond ?? r.measure.rps2xx)),
     p50: medianOf(mine.map((r) => r.measure.latency.p50)),
     p99: medianOf(mine.map((r) => r.measure.latency.p99)),
     cpuMicrosPerRequest: medianOf(mine.map((r) => r.cpuMicrosPerRequest)),
@@ -47,7 +50,10 @@ function summarizeVariant(variant: Variant, runs: RunRecord[]): VariantSummary {
   };
 }
 
-export function summarize({ runs, drains }: Rounds): Summary {
+/** The medians of one scenario (by name; bench:ingest's single scenario has none). */
+export function summarize(rounds: Rounds, scenario?: string): Summary {
+  const runs = rounds.runs.filter((r) => r.scenario === scenario);
+  const drains = rounds.drains.filter((d) => d.label === scenario);
   const bare = summarizeVariant('bare', runs);
   const vertigo = summarizeVariant('vertigo', runs);
   const ratio = bare.rps && vertigo.rps !== undefined ? vertigo.rps / bare.rps : undefined;

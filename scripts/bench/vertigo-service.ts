@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { type Child, runToCompletion, startChild } from './children.js';
 import { say } from './output.js';
 import { findProfile, summarizeCpuProfile, type ProfileSummary } from './profile.js';
-import { profileDir, queuePrefix, REPO_ROOT, secret, settings } from './settings.js';
+import { profileDir, queuePrefix, REPO_ROOT, secret, settings, standardSecret } from './settings.js';
 
 /**
  * The service under test as the benchmark runs it: built once (`npm run build`), then `node dist/server.js`
@@ -22,7 +22,7 @@ export async function buildService(): Promise<void> {
 const SERVICE_VARIABLE =
   /^(NODE_ENV|ROLE|HOST|PORT|DATA_DIR|QUEUE_PREFIX|LOG_LEVEL|DATABASE_|REDIS_|LANGFUSE_|LANGWATCH_|CUSTOM_|STANDARD_|WEBHOOK_|ENQUEUE_|PERSIST_|WORKER_|METRICS_|SHUTDOWN_|SENTRY_)/;
 
-function serviceEnv(databaseUrl: string, overrides: Record<string, string>): NodeJS.ProcessEnv {
+export function serviceEnv(databaseUrl: string, overrides: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !SERVICE_VARIABLE.test(key) && key !== 'NODE_OPTIONS') env[key] = value;
@@ -35,6 +35,7 @@ function serviceEnv(databaseUrl: string, overrides: Record<string, string>): Nod
     REDIS_URL: settings.redisUrl,
     QUEUE_PREFIX: queuePrefix,
     CUSTOM_WEBHOOK_SECRET: secret,
+    STANDARD_WEBHOOK_SECRET: standardSecret,
     WEBHOOK_RATE_LIMIT_MAX: String(settings.rateLimitMax),
     LOG_LEVEL: 'warn',
     ...settings.serviceEnv,
@@ -52,8 +53,17 @@ export interface VertigoChildOptions {
   onLine: (line: string) => void;
 }
 
+/** Told of every Vertigo child as it starts (the memory sampler of `npm run bench` follows them this way). */
+type ChildListener = (child: Child, role: string) => void;
+const listeners = new Set<ChildListener>();
+
+export function onVertigoStart(listener: ChildListener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
 export function startVertigo(options: VertigoChildOptions): Child {
-  return startChild({
+  const child = startChild({
     name: options.name,
     command: process.execPath,
     args: [...(settings.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : []), 'dist/server.js'],
@@ -61,10 +71,12 @@ export function startVertigo(options: VertigoChildOptions): Child {
     env: serviceEnv(options.databaseUrl, options.env),
     onLine: options.onLine,
   });
+  for (const listener of listeners) listener(child, options.env.ROLE ?? 'all');
+  return child;
 }
 
 /** The `--cpu-prof` directory of the ROLE=worker child of a round (the API child's is `profileDir` itself). */
-export const workerProfileDir = (round: number): string => join(profileDir, `worker-${round}`);
+export const workerProfileDir = (round: number | string): string => join(profileDir, `worker-${round}`);
 
 export interface Profiles {
   /** The API child, whole life. */
@@ -73,14 +85,14 @@ export interface Profiles {
   worker?: ProfileSummary;
 }
 
-/** The CPU profiles of the API child and of the last round's worker (none unless BENCH_CPU_PROF=1). */
-export function collectProfiles(): Profiles {
+/** The CPU profiles of the API child and of a worker, by default the last round's (none unless BENCH_CPU_PROF=1). */
+export function collectProfiles(workerDir = workerProfileDir(settings.rounds)): Profiles {
   const profiles: Profiles = {};
   if (!settings.cpuProfile) return profiles;
   const apiFile = findProfile(profileDir);
   if (apiFile) profiles.api = summarizeCpuProfile(apiFile);
   else say(`no .cpuprofile of the API child found in ${profileDir}`);
-  const workerFile = findProfile(workerProfileDir(settings.rounds));
+  const workerFile = findProfile(workerDir);
   if (workerFile) profiles.worker = summarizeCpuProfile(workerFile);
   return profiles;
 }
