@@ -20,7 +20,7 @@ import { type PersistJobData, QUEUE_NAMES } from './queue/queues.js';
 import { checkEvictionPolicy, createRedis } from './queue/redis-connection.js';
 import { migrate } from './store/migrate.js';
 import { createPool, describeDatabaseUrl } from './store/postgres.js';
-import { FirestoreSync } from './sync/sync-service.js';
+import type { FirestoreSync } from './sync/sync-service.js';
 
 /**
  * The composition root: config -> clients -> app and workers, and the one place that knows the order in
@@ -48,7 +48,7 @@ export interface RuntimeOptions {
 
 export async function createRuntime(config: Config, logger: Logger, options: RuntimeOptions): Promise<Runtime> {
   const lifecycle = new Lifecycle();
-  const reporter = options.reporter ?? createErrorReporter(config);
+  const reporter = options.reporter ?? (await createErrorReporter(config));
   const runsApi = config.role !== 'worker';
   const runsWorker = config.role !== 'api';
 
@@ -103,6 +103,8 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
     const syncWorkerRedis = runsWorker ? createRedis(options.redisUrl, 'worker', logger, 'vertigo-sync-worker') : undefined;
     if (syncWorkerRedis) redisClients.push(syncWorkerRedis);
     const liveProducer = producer;
+    // Loaded only when enabled: the Firestore client and its gRPC stack add ~35 MB to a process.
+    const { FirestoreSync } = await import('./sync/sync-service.js');
     sync = new FirestoreSync({
       config,
       pool,

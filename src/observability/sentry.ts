@@ -1,4 +1,3 @@
-import * as Sentry from '@sentry/node';
 import type { Config } from '../config/config.js';
 
 /**
@@ -10,10 +9,12 @@ export interface ErrorReporter {
   flush(timeoutMs: number): Promise<void>;
 }
 
-export function createErrorReporter(config: Config): ErrorReporter {
+export async function createErrorReporter(config: Config): Promise<ErrorReporter> {
   if (!config.sentry.dsn) {
     return { report: () => undefined, flush: () => Promise.resolve() };
   }
+  // Loaded only when used: the SDK adds ~40 MB to every process that imports it.
+  const Sentry = await import('@sentry/node');
   const client = Sentry.init({
     dsn: config.sentry.dsn,
     environment: config.sentry.environment,

@@ -28,7 +28,7 @@ describe('logs', () => {
     const config = loadConfig({ NODE_ENV: 'test', CUSTOM_WEBHOOK_SECRET: SECRETS.custom });
     const registry = createMetricsRegistry({ version: 'test', role: 'api' });
     const app = await buildApp({
-      config, logger, registry, lifecycle: new Lifecycle(), checks: [], reporter: createErrorReporter(config),
+      config, logger, registry, lifecycle: new Lifecycle(), checks: [], reporter: await createErrorReporter(config),
       ingest: { producer: { enqueue: () => Promise.resolve() }, metrics: new WebhookMetrics(registry) },
     });
     const body = customTrace('logged');

@@ -34,7 +34,7 @@ describe('unexpected errors', () => {
     const { port } = sink.address() as { port: number };
     const config = loadConfig({ NODE_ENV: 'test', CUSTOM_WEBHOOK_SECRET: SECRETS.custom, SENTRY_DSN: `http://public@127.0.0.1:${port}/1` });
     const registry = createMetricsRegistry({ version: 'test', role: 'api' });
-    const reporter = createErrorReporter(config);
+    const reporter = await createErrorReporter(config);
     const app = await buildApp({
       config,
       logger: pino({ level: 'silent' }),
