@@ -23,6 +23,12 @@ export function createPool(url: string, max: number, logger: Logger, application
   });
   // An idle client losing its connection emits here; without a listener the process would crash.
   pool.on('error', (err) => logger.warn({ err: err.message }, 'postgres idle client error'));
+  // A checked-out client (a transaction, a held advisory lock) has no pool listener: when PostgreSQL ends its
+  // session (a restart, a failover), its 'error' event would crash the process. Its query fails instead, and
+  // the job is retried.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => logger.warn({ err: err.message }, 'postgres connection lost'));
+  });
   return pool;
 }
 
