@@ -8,6 +8,7 @@ import type { HealthCheck } from './health/checks.js';
 import healthRoutes from './health/health.routes.js';
 import type { Lifecycle } from './health/lifecycle.js';
 import errorHandler from './http/error-handler.js';
+import { answerUnmetExpectations, clientErrorHandler, frameworkErrors } from './http/protocol-errors.js';
 import webhookRoutes from './ingest/webhook.route.js';
 import metricsRoute from './metrics/metrics.route.js';
 import type { WebhookMetrics } from './metrics/webhook.metrics.js';
@@ -43,7 +44,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return503OnClosing: false,
     // Fastify takes a hop count too; its type declarations only lack it.
     trustProxy: deps.config.http.trustProxy as boolean | string[],
+    clientErrorHandler,
+    frameworkErrors,
+    // A long unknown source is answered 404 unknown_source by the route, not 414 by the router.
+    maxParamLength: 16_384,
   });
+  answerUnmetExpectations(app.server);
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -29,7 +29,8 @@ const acceptedReply = {
   },
 } as const;
 
-const JSON_TYPES = ['application/json', /^application\/[\w.+-]+\+json$/];
+// Fastify tests a RegExp against the whole header, parameters included (`; charset=utf-8`).
+const JSON_TYPES = ['application/json', /^application\/[\w.+-]+\+json\s*(;.*)?$/i];
 
 /**
  * `POST /live-data/webhooks/:source`: signature over the raw bytes, then JSON, then the sender's schema, then

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EventAction, TraceFields } from '../ingest-event.js';
-import { amount, count, id, parseOrThrow, schemaError, shortText } from '../payload-schema.js';
+import { amount, count, id, parseOrThrow, schemaError, shortText, usd } from '../payload-schema.js';
 import { verifyTimestampedHmac } from '../signatures.js';
 import { secondsToIso, type WebhookSource } from './source.js';
 
@@ -32,7 +32,7 @@ const gatewayRequest = z.object({
       completion_tokens: count.nullish(),
     })
     .nullish(),
-  cost_usd: amount.nullish(),
+  cost_usd: usd.nullish(),
   user_id: shortText().nullish(),
   virtual_key_id: shortText().nullish(),
   error: z.unknown().optional(),
