@@ -1,22 +1,23 @@
-import type { Firestore } from '@google-cloud/firestore';
+import type { Firestore, Timestamp } from '@google-cloud/firestore';
 import pg from 'pg';
 import { pino } from 'pino';
 import { migrate } from '../src/store/migrate.js';
 import { createPool, pgTypes } from '../src/store/postgres.js';
 import { DEFAULT_MAPPINGS } from '../src/sync/default-mappings.js';
 import { type CollectionMapping, parseMappings } from '../src/sync/mapping.js';
-import { startFirestoreEmulator } from '../tests/support/firestore-emulator.js';
 import { describeMachine, gitInfo } from './bench/machine.js';
 import { BenchFailure, echoLogLine, failureMessage, loud, say } from './bench/output.js';
 import { fixed, thousands } from './bench/stats.js';
 import { createInsertTable, INSERT_TABLE, insertAll, mapRows, readAll } from './bench/sync-baselines.js';
+import { startBenchEmulator } from './bench/sync-emulator.js';
 import { measureLiveLatency } from './bench/sync-live.js';
+import { measureEmulatorListener } from './bench/sync-live-writes.js';
 import { CountingReader, measurePhase } from './bench/sync-phase.js';
 import { printSyncHeader, printSyncResults, resultsOk, type SyncBenchResults, writeSyncResults } from './bench/sync-report.js';
 import { runMeasuredSync, SERVICE_RETRY, SYNC_APPLICATION_NAME } from './bench/sync-run.js';
 import { cleanupSync, createScratchDatabase, onCleanup } from './bench/sync-scratch.js';
 import { countDocuments, planSeed, seedCollection } from './bench/sync-seed.js';
-import { databaseName, SEED_COLLECTION, syncSettings, USAGE } from './bench/sync-settings.js';
+import { databaseName, LIVE_COLLECTION, SEED_COLLECTION, syncSettings, USAGE } from './bench/sync-settings.js';
 
 /**
  * `npm run bench:sync [-- --docs N --batch-size N --live-docs N --live-rate N --poll-ms N]`: how fast the
@@ -26,13 +27,18 @@ import { databaseName, SEED_COLLECTION, syncSettings, USAGE } from './bench/sync
  *   1. a scratch database `vertigo_bench_sync_<random>` (migrated) and the Firestore emulator in this process
  *      (tests/support/firestore-emulator.ts); N documents (default 50,000) seeded into `traces` with every field
  *      of the shipped mapping, distinct updatedAt over the last 12 hours but for 1 % sharing one (ties); the
- *      seeding is timed too (the emulator's write speed, not ours);
+ *      seeding is timed too (the emulator's write speed, not ours: each new document costs it O(documents
+ *      already there), ~20–30 min for 50,000 on 2 cores, even with its immer auto-freeze switched off, see
+ *      scripts/bench/sync-emulator-immer.ts);
  *   2. baselines, same run: the sync's paged queries reading everything and writing nothing (the emulator's
  *      ceiling), then the same documents mapped and inserted one statement per page into a scratch table
  *      without indexes (PostgreSQL's ceiling);
  *   3. the measured figure: a CollectionSync incremental run over all N documents (batch size 500 by default),
  *      then live_traces must hold exactly N rows (else the run fails, exit code 1);
- *   4. live latency: the whole service in this process against a fresh emulator (ROLE=all,
+ *   4. live latency, first the baseline: a bare snapshot listener of a fresh emulator on the service's query
+ *      shape, timed from each write's completion to the snapshot holding it (this emulator resends a listener's
+ *      whole result on every write, so its cost per write grows with the documents written); then the whole
+ *      service in this process against another fresh emulator (ROLE=all,
  *      ENABLE_FIRESTORE_SYNC=true, a mappings file with a `live` collection, scheduled runs hourly so only the
  *      listener brings documents in); 200 documents written one at a time at 20/s, each timed from the
  *      write's completion to its row in live_traces (polled every 10 ms); target p99 < 2 s (reported, never
@@ -42,8 +48,9 @@ import { databaseName, SEED_COLLECTION, syncSettings, USAGE } from './bench/sync
  *
  * Environment: BENCH_DATABASE_URL or DATABASE_URL (admin connection, default
  * postgres://postgres@127.0.0.1:5432/test), BENCH_REDIS_URL or REDIS_URL (default redis://127.0.0.1:6379).
- * Everything runs in one Node process, the emulator included: figures are comparable within a run, and other
- * work on the machine shows in the load average printed with them.
+ * Everything runs in one Node process, the emulator included (--emulator-process gives the emulator a process
+ * of its own): figures are comparable within a run, and other work on the machine shows in the load average
+ * printed with them.
  */
 
 // The Firestore clients of this process talk to the emulator only: no metadata-server lookup (and its warnings).
@@ -60,27 +67,34 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const INSERT_APPLICATION_NAME = 'vertigo-bench-insert';
 
-/** Both baselines; the documents they hold are let go before the measured run. */
-async function baselines(firestore: Firestore, mapping: CollectionMapping, insertPool: pg.Pool, monitor: pg.Pool) {
+/** Both baselines; the rows built for the insert are let go before the measured run. */
+async function baselines(
+  firestore: Firestore,
+  emulatorPid: number | undefined,
+  mapping: CollectionMapping,
+  times: readonly Timestamp[],
+  insertPool: pg.Pool,
+  monitor: pg.Pool,
+) {
   const { batchSize, hoursBack } = syncSettings;
   const reader = new CountingReader(firestore, mapping, SERVICE_RETRY);
   const start = reader.codec.fromDate(new Date(Date.now() - hoursBack * 3600_000));
   say(`baseline: read-only, the sync's queries with limit ${batchSize}, nothing written`);
-  const read = await measurePhase(() => readAll(reader, start, batchSize));
-  const docs = read.value;
-  say(`  ${thousands(docs.length)} documents in ${fixed(read.figures.seconds, 2)} s (${thousands(docs.length / read.figures.seconds)} docs/s), ${reader.queries} queries`);
+  const read = await measurePhase(() => readAll(reader, start, batchSize), { emulatorPid });
+  const { documents, distinct } = read.value;
+  say(`  ${thousands(documents)} documents (${thousands(distinct)} distinct) in ${fixed(read.figures.seconds, 2)} s (${thousands(documents / read.figures.seconds)} docs/s), ${reader.queries} queries`);
 
   const mapStarted = performance.now();
-  const { rows, malformed } = mapRows(reader, docs);
+  const { rows, malformed } = mapRows(reader, times);
   const mapSeconds = (performance.now() - mapStarted) / 1000;
   await createInsertTable(insertPool);
   say(`baseline: insert-only, ${thousands(rows.length)} mapped rows, one INSERT … SELECT FROM jsonb_to_recordset per ${batchSize} rows`);
-  const insert = await measurePhase(() => insertAll(insertPool, rows, batchSize), { monitor, applicationName: INSERT_APPLICATION_NAME });
+  const insert = await measurePhase(() => insertAll(insertPool, rows, batchSize), { postgres: { monitor, applicationName: INSERT_APPLICATION_NAME } });
   say(`  ${thousands(insert.value)} rows in ${fixed(insert.figures.seconds, 2)} s (${thousands(insert.value / insert.figures.seconds)} rows/s)`);
   // Gone before the measured run, so autovacuum has nothing of it to work on meanwhile.
   await insertPool.query(`DROP TABLE ${INSERT_TABLE}`);
   return {
-    readOnly: { docs: docs.length, queries: reader.queries, tieQueries: reader.tieQueries, figures: read.figures },
+    readOnly: { docs: documents, distinct, queries: reader.queries, tieQueries: reader.tieQueries, figures: read.figures },
     insertOnly: { rows: insert.value, malformed, mapSeconds, figures: insert.figures },
   };
 }
@@ -108,12 +122,12 @@ async function main(): Promise<number> {
   onCleanup('the benchmark pool', () => monitor.end());
 
   // 1. Seed.
-  const emulator = await startFirestoreEmulator('vertigo-bench');
+  const emulator = await startBenchEmulator('vertigo-bench');
   const stopEmulator = onCleanup('the seeded emulator', () => emulator.stop());
-  say(`emulator: ${emulator.host}`);
+  say(`emulator: ${emulator.host}${emulator.pid ? ` (child process ${emulator.pid})` : ' (in this process)'}`);
   const { plan, times } = planSeed(syncSettings.docs, syncSettings.tiesFraction, syncSettings.spreadHours);
   say(`seed: ${thousands(plan.docs)} documents into "${SEED_COLLECTION}", ${plan.ties} of them at ${plan.tieAt.toDate().toISOString()} (+${plan.tieAt.nanoseconds % 1e6} ns)`);
-  const seeded = await measurePhase(() => seedCollection(emulator.client(), SEED_COLLECTION, times));
+  const seeded = await measurePhase(() => seedCollection(emulator.client(), SEED_COLLECTION, times), { emulatorPid: emulator.pid });
   const reader = emulator.client();
   const counted = await countDocuments(reader, SEED_COLLECTION);
   say(`  ${thousands(counted)} documents in ${fixed(seeded.figures.seconds, 2)} s (${thousands(plan.docs / seeded.figures.seconds)} docs/s)`);
@@ -121,7 +135,7 @@ async function main(): Promise<number> {
 
   // 2. Baselines, with the client the sync will use (its channel warmed up by the count above).
   const mapping = parseMappings(DEFAULT_MAPPINGS).find((m) => m.collection === SEED_COLLECTION)!;
-  const base = await baselines(reader, mapping, insertPool, monitor);
+  const base = await baselines(reader, emulator.pid, mapping, times, insertPool, monitor);
 
   // 3. The measured run.
   say(`sync: CollectionSync incremental run, batch size ${syncSettings.batchSize}, hours_back ${syncSettings.hoursBack}`);
@@ -134,19 +148,29 @@ async function main(): Promise<number> {
     hoursBack: syncSettings.hoursBack,
     expected: plan.docs,
     logger,
+    emulatorPid: emulator.pid,
   });
   say(`  ${thousands(sync.result.documents)} documents in ${fixed(sync.figures.seconds, 2)} s (${thousands(sync.result.documents / sync.figures.seconds)} docs/s)`);
   if (!sync.check.ok) loud(`ROW COUNT CHECK FAILED: ${sync.check.problems.join('; ')}`);
   await stopEmulator();
 
   // 4. Live latency, against a fresh emulator: neither its queries nor this process's heap carry the seeded documents.
+  let liveBaseline: SyncBenchResults['liveBaseline'];
   let live: SyncBenchResults['live'];
   if (syncSettings.liveDocs > 0) {
-    say(`live: the service in this process against a fresh emulator, collection "live"`);
-    const liveEmulator = await startFirestoreEmulator('vertigo-bench-live');
+    say(`live baseline: a bare snapshot listener of a fresh emulator, ${syncSettings.liveDocs} writes at ${syncSettings.liveRate}/s`);
+    const baselineEmulator = await startBenchEmulator('vertigo-bench-listen');
+    const stopBaselineEmulator = onCleanup('the live-baseline emulator', () => baselineEmulator.stop());
+    liveBaseline = await measureEmulatorListener(baselineEmulator, LIVE_COLLECTION);
+    await stopBaselineEmulator();
+    say(`  p50 ${fixed(liveBaseline.latencyMs?.p50, 1)} ms, p99 ${fixed(liveBaseline.latencyMs?.p99, 1)} ms`);
+
+    say(`live: the service in this process against another fresh emulator, collection "${LIVE_COLLECTION}"`);
+    const liveEmulator = await startBenchEmulator('vertigo-bench-live');
     const stopLiveEmulator = onCleanup('the live emulator', () => liveEmulator.stop());
     live = await measureLiveLatency({ emulator: liveEmulator, databaseUrl, pool: monitor });
     await stopLiveEmulator();
+    say(`  p50 ${fixed(live.latencyMs?.p50, 1)} ms, p99 ${fixed(live.latencyMs?.p99, 1)} ms`);
   }
 
   // 5. Report.
@@ -158,6 +182,7 @@ async function main(): Promise<number> {
     readOnly: base.readOnly,
     insertOnly: base.insertOnly,
     sync,
+    liveBaseline,
     live,
   };
   say();
