@@ -47,7 +47,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     clientErrorHandler,
     frameworkErrors,
     // A long unknown source is answered 404 unknown_source by the route, not 414 by the router.
-    maxParamLength: 16_384,
+    routerOptions: { maxParamLength: 16_384 },
   });
   answerUnmetExpectations(app.server);
 

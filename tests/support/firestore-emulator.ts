@@ -20,6 +20,8 @@ export interface FirestoreEmulator {
 }
 
 export async function startFirestoreEmulator(projectId = 'vertigo-test'): Promise<FirestoreEmulator> {
+  // The test's own clients need no credentials: keep Google's auth library from probing a metadata server.
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
   const emulator = new FirestoreServer();
   // The package binds 0.0.0.0; bind its gRPC server to loopback instead.
   const server = (emulator as unknown as { server: Server }).server;
