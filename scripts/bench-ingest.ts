@@ -1,5 +1,6 @@
+import { runBenchmark } from './bench/run-main.js';
 import { describeMachine, gitInfo } from './bench/machine.js';
-import { failureMessage, loud, say } from './bench/output.js';
+import { loud, say } from './bench/output.js';
 import { printHeader, printMedians, printPersist, printProfiles, printTargets } from './bench/report.js';
 import { writeResults } from './bench/results-file.js';
 import { runRounds } from './bench/rounds.js';
@@ -31,14 +32,6 @@ import { buildService, collectProfiles } from './bench/vertigo-service.js';
  * the profiler slows the server, so the figures of such a run are not comparable).
  */
 
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    say(`\n${signal}: stopping children and cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
 
 async function main(): Promise<number> {
   const startedAt = new Date();
@@ -71,14 +64,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-let exitCode = 1;
-try {
-  exitCode = await main();
-} catch (err) {
-  if (interrupted) await new Promise(() => undefined); // the signal handler cleans up and exits
-  loud(`BENCHMARK FAILED: ${failureMessage(err)}`);
-  exitCode = 1;
-} finally {
-  await cleanup();
-}
-process.exit(exitCode);
+await runBenchmark(main, cleanup);

@@ -1,3 +1,4 @@
+import { runBenchmark } from './bench/run-main.js';
 import type { Firestore, Timestamp } from '@google-cloud/firestore';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -6,7 +7,7 @@ import { createPool, pgTypes } from '../src/store/postgres.js';
 import { DEFAULT_MAPPINGS } from '../src/sync/default-mappings.js';
 import { type CollectionMapping, parseMappings } from '../src/sync/mapping.js';
 import { describeMachine, gitInfo } from './bench/machine.js';
-import { BenchFailure, echoLogLine, failureMessage, loud, say } from './bench/output.js';
+import { BenchFailure, echoLogLine, loud, say } from './bench/output.js';
 import { fixed, thousands } from './bench/stats.js';
 import { createInsertTable, INSERT_TABLE, insertAll, mapRows, readAll } from './bench/sync-baselines.js';
 import { startBenchEmulator } from './bench/sync-emulator.js';
@@ -56,14 +57,6 @@ import { databaseName, LIVE_COLLECTION, SEED_COLLECTION, syncSettings, USAGE } f
 // The Firestore clients of this process talk to the emulator only: no metadata-server lookup (and its warnings).
 process.env.METADATA_SERVER_DETECTION ??= 'none';
 
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    say(`\n${signal}: stopping and cleaning up`);
-    void cleanupSync().finally(() => process.exit(130));
-  });
-}
 
 const INSERT_APPLICATION_NAME = 'vertigo-bench-insert';
 
@@ -197,14 +190,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-let exitCode = 1;
-try {
-  exitCode = await main();
-} catch (err) {
-  if (interrupted) await new Promise(() => undefined); // the signal handler cleans up and exits
-  loud(`BENCHMARK FAILED: ${failureMessage(err)}`);
-  exitCode = 1;
-} finally {
-  await cleanupSync();
-}
-process.exit(exitCode);
+await runBenchmark(main, cleanupSync);

@@ -1,8 +1,9 @@
+import { runBenchmark } from './bench/run-main.js';
 import { type BenchFigures, printMemory, printVerdicts, TARGETS, verdicts } from './bench/bench-report.js';
 import { runFreshness, startLongWorker } from './bench/freshness.js';
 import { describeMachine, type GitInfo, gitInfo, type Machine } from './bench/machine.js';
 import { MemorySampler } from './bench/memory-sampler.js';
-import { failureMessage, loud, say } from './bench/output.js';
+import { loud, say } from './bench/output.js';
 import { runPersist } from './bench/persist-phase.js';
 import { findProfile, summarizeCpuProfile } from './bench/profile.js';
 import { printMedians, printProfiles } from './bench/report.js';
@@ -44,14 +45,6 @@ import { buildService, collectProfiles, onVertigoStart, workerProfileDir } from 
  * add up.
  */
 
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    say(`\n${signal}: stopping children and cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
 
 function printHeader(startedAt: Date, machine: Machine, git: GitInfo): void {
   say(`Vertigo Live benchmark ${startedAt.toISOString()}`);
@@ -171,14 +164,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-let exitCode = 1;
-try {
-  exitCode = await main();
-} catch (err) {
-  if (interrupted) await new Promise(() => undefined); // the signal handler cleans up and exits
-  loud(`BENCHMARK FAILED: ${failureMessage(err)}`);
-  exitCode = 1;
-} finally {
-  await cleanup();
-}
-process.exit(exitCode);
+await runBenchmark(main, cleanup);

@@ -1,4 +1,5 @@
 import { type Firestore, Timestamp } from '@google-cloud/firestore';
+import { seededRandom } from '../seeded-random.js';
 import { say } from './output.js';
 import { thousands } from './stats.js';
 
@@ -27,17 +28,6 @@ export interface SeedResult extends SeedPlan {
   batches: number;
 }
 
-/** A small deterministic PRNG (mulberry32), so every run seeds the same shapes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MODELS = [
   ['gpt-4o-mini', 'openai'],
@@ -62,7 +52,7 @@ export function planSeed(docs: number, tiesFraction: number, spreadHours: number
   const middle = Math.floor(start + spanMs / 2);
   const tieAt = new Timestamp(Math.floor(middle / 1000), (middle % 1000) * 1e6 + 123_456);
   for (let k = 0; k < ties; k++) times.push(tieAt);
-  const random = prng(20261120);
+  const random = seededRandom(20261120);
   for (let i = times.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [times[i], times[j]] = [times[j]!, times[i]!];

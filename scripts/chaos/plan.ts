@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { seededRandom } from '../seeded-random.js';
 
 /**
  * What the chaos load sends, and what the reconciliation expects from it. Every event belongs to a trace of a
@@ -81,17 +82,6 @@ export function signedDelivery(secret: string, ns: string, baseMs: number, event
   };
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same plan. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Hands out events for deliveries: new traces with 1–3 versions, and later versions of traces already begun.
@@ -104,7 +94,7 @@ export class EventPlanner {
   private readonly random: () => number;
 
   constructor(seed: number) {
-    this.random = prng(seed);
+    this.random = seededRandom(seed);
   }
 
   get traces(): number {
