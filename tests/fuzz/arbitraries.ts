@@ -1,8 +1,6 @@
 import fc from 'fast-check';
-import {
-  type Expect, FIELDS, type Field, type Kind, type SignSpec, SOURCES, type SourceName, type Spec, T, invalidValues, raw,
-  validBody, wrongFieldSpec,
-} from './corpus.js';
+import { FIELDS, type Field, type Kind, invalidValues, validBody, wrongFieldSpec } from './fields.js';
+import { type Expect, raw, type SignSpec, SOURCES, type SourceName, type Spec, T } from './wire.js';
 
 /**
  * fast-check generators of webhook requests (`Spec`s), one arbitrary per property. Each property says what

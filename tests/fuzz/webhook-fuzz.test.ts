@@ -1,10 +1,11 @@
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  auditStorage, FUZZ_SERVICE_ENV, HEAP_PROBE_FLAGS, heapAfterGc, heapFile, heapGrowthLimit, Ledger, runCorpus,
-  runProperty, sampleRss, type Target, type Violation, waitForDrain,
-} from '../../scripts/fuzz.js';
+import { FUZZ_SERVICE_ENV } from '../../scripts/fuzz.js';
+import { auditStorage, waitForDrain } from '../../scripts/fuzz/audit.js';
+import { HEAP_PROBE_FLAGS, heapAfterGc, heapFile, heapGrowthLimit, sampleRss } from '../../scripts/fuzz/heap.js';
+import { Ledger, type Violation } from '../../scripts/fuzz/ledger.js';
+import { runCorpus, runProperty, type Target } from '../../scripts/fuzz/run.js';
 import { type ChildService, startChildService } from '../support/child-service.js';
 import { deleteKeys } from '../support/redis-keys.js';
 import { createTestDatabase, type TestDatabase, uniquePrefix } from '../support/test-database.js';
