@@ -12,7 +12,6 @@ import { FirestoreCallError } from './retry.js';
 import {
   advanceCursor,
   CursorMovedError,
-  ensureStatusRow,
   markRunFinished,
   markRunStarted,
   readCursor,
@@ -85,7 +84,6 @@ export class CollectionSync {
       cursor: null,
       durationSeconds: 0,
     };
-    await ensureStatusRow(pool, SYNC_TYPE, this.collection);
     const lockClient = await pool.connect();
     let locked = false;
     try {

@@ -7,7 +7,8 @@ import type { CollectionReader } from './collection-reader.js';
 import { deletionEvent, documentEvent } from './document-events.js';
 import { type FirestoreSource, resolveFirestore } from './firestore-client.js';
 import { mapDocument } from './document-mapper.js';
-import { backoffDelay, errorReason } from './retry.js';
+import { cappedExponentialDelay } from '../queue/queues.js';
+import { errorReason } from './retry.js';
 import { LISTENER_LOCK_NAMESPACE, releaseRunLock, tryRunLock } from './sync-status.repository.js';
 
 export interface LiveListenerOptions {
@@ -192,7 +193,7 @@ export class LiveListeners {
     const reason = errorReason(err);
     this.options.metrics?.errors.inc({ collection, reason });
     this.options.onState(collection, false, err);
-    const delayMs = backoffDelay(listener.failures + 1, 1000, 60_000);
+    const delayMs = cappedExponentialDelay(listener.failures + 1, 1000, 60_000);
     this.options.logger.warn({ collection, err: err.message, reason, retryInMs: delayMs }, 'live sync listener failed; reconnecting');
     this.options.onGap(collection);
     listener.timer = setTimeout(() => this.listen(reader, listener.failures + 1), delayMs);

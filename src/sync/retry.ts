@@ -1,4 +1,5 @@
 import type { SyncErrorReason } from '../metrics/sync.metrics.js';
+import { cappedExponentialDelay } from '../queue/queues.js';
 
 /**
  * Retries of Firestore calls: quota and availability errors back off exponentially (with jitter) and try again;
@@ -42,11 +43,6 @@ export function errorReason(err: unknown): SyncErrorReason {
 const RETRYABLE = new Set<SyncErrorReason>(['unavailable', 'quota_exceeded', 'deadline_exceeded']);
 export const isRetryable = (err: unknown): boolean => RETRYABLE.has(errorReason(err));
 
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
-  const delay = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(delay * (0.8 + Math.random() * 0.4));
-}
-
 /** A Firestore call that failed for good (not retryable, or out of attempts), with its bounded reason. */
 export class FirestoreCallError extends Error {
   constructor(
@@ -65,7 +61,7 @@ export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy): P
     } catch (err) {
       const reason = errorReason(err);
       if (!RETRYABLE.has(reason) || attempt >= policy.attempts) throw new FirestoreCallError(reason, err);
-      const delayMs = backoffDelay(attempt, policy.baseMs, policy.maxMs);
+      const delayMs = cappedExponentialDelay(attempt, policy.baseMs, policy.maxMs);
       policy.onRetry?.(err, reason, attempt, delayMs);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }

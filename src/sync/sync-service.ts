@@ -16,7 +16,7 @@ import { CollectionSync, SYNC_TYPE, type SyncRunResult } from './collection-sync
 import { FirestoreConnection, type FirestoreSource, resolveFirestore } from './firestore-client.js';
 import { LiveListeners } from './live-listener.js';
 import { type CollectionMapping, loadMappings } from './mapping.js';
-import { errorReason } from './retry.js';
+import { errorReason, withRetry } from './retry.js';
 import { createSyncWorker, SYNC_BACKOFF } from './sync.processor.js';
 import { listStatuses, type SyncStatusRow } from './sync-status.repository.js';
 
@@ -73,15 +73,13 @@ export class FirestoreSync {
     this.queue = new Queue<SyncJobData>(QUEUE_NAMES.sync, { connection: deps.queueConnection, prefix: config.queuePrefix });
     this.queue.on('error', (err) => logger.warn({ err: err.message }, 'sync queue error'));
 
-    const stored = sharedRead(() => listStatuses(pool, SYNC_TYPE));
+    const collections = this.mappings.map((m) => m.collection);
+    const stored = sharedRead(() => listStatuses(pool, SYNC_TYPE, collections));
     const metrics = new SyncMetrics(registry, {
-      collections: this.mappings.map((m) => m.collection),
+      collections,
       local: () =>
         this.mappings.map((m) => ({ collection: m.collection, running: (this.running.get(m.collection) ?? 0) > 0, listenerUp: this.listeners?.isUp(m.collection) })),
-      stored: async () =>
-        (await stored())
-          .filter((r) => this.mappings.some((m) => m.collection === r.collection))
-          .map((r) => ({ collection: r.collection, lastSuccessAt: r.last_success_at, caughtUpAt: r.caught_up_at })),
+      stored: async () => (await stored()).map((r) => ({ collection: r.collection, lastSuccessAt: r.last_success_at, caughtUpAt: r.caught_up_at })),
     });
 
     const readers = this.mappings.map((mapping) => {
@@ -187,28 +185,8 @@ export class FirestoreSync {
   }
 
   /** Every configured collection's status, with a row even before its first run. */
-  async statuses(): Promise<SyncStatusRow[]> {
-    const rows = await listStatuses(this.deps.pool, SYNC_TYPE);
-    return this.mappings.map(
-      (m) =>
-        rows.find((r) => r.collection === m.collection) ?? {
-          sync_type: SYNC_TYPE,
-          collection: m.collection,
-          cursor_value: null,
-          cursor_document_id: null,
-          running: false,
-          last_started_at: null,
-          last_success_at: null,
-          last_error: null,
-          last_error_at: null,
-          records_last_run: 0,
-          records_total: 0,
-          malformed_last_run: 0,
-          last_run_mode: null,
-          caught_up_at: null,
-          lag_seconds: null,
-        },
-    );
+  statuses(): Promise<SyncStatusRow[]> {
+    return listStatuses(this.deps.pool, SYNC_TYPE, this.mappings.map((m) => m.collection));
   }
 
   /** Not critical: readiness never depends on Firestore, so webhooks keep flowing when it is unreachable. */
@@ -259,21 +237,13 @@ export class FirestoreSync {
   private async probe(): Promise<void> {
     const first = this.mappings[0];
     if (!first) return;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        resolveFirestore(this.firestore).then((firestore) => firestore.collection(first.collection).limit(1).get()),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(Object.assign(new Error('no answer from Firestore within 15 s'), { code: 4 })), 15_000);
-        }),
-      ]);
+      await withRetry(async () => (await resolveFirestore(this.firestore)).collection(first.collection).limit(1).get(), { attempts: 1, baseMs: 0, maxMs: 0, timeoutMs: 15_000 });
       if (this.availability.status === 'unknown') this.availability = { status: 'ok' };
     } catch (err) {
       this.noteError(err);
       if (this.availability.status !== 'unavailable') this.availability = { status: 'unavailable', message: (err as Error).message };
       this.deps.logger.warn({ err: (err as Error).message }, 'firestore sync: Firestore is not reachable; webhook ingest is unaffected');
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

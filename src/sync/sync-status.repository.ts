@@ -27,7 +27,6 @@ export interface SyncStatusRow {
   malformed_last_run: number;
   last_run_mode: string | null;
   caught_up_at: Date | null;
-  lag_seconds: number | null;
 }
 
 export const lockKey = (syncType: string, collection: string) => `${syncType}:${collection}`;
@@ -40,13 +39,6 @@ export async function tryRunLock(client: PoolClient, syncType: string, collectio
 
 export async function releaseRunLock(client: PoolClient, syncType: string, collection: string, namespace = RUN_LOCK_NAMESPACE): Promise<void> {
   await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [namespace, lockKey(syncType, collection)]);
-}
-
-export async function ensureStatusRow(pool: Pool, syncType: string, collection: string): Promise<void> {
-  await pool.query(
-    'INSERT INTO sync_status (sync_type, collection) VALUES ($1, $2) ON CONFLICT (sync_type, collection) DO NOTHING',
-    [syncType, collection],
-  );
 }
 
 export async function readCursor(pool: Pool, syncType: string, collection: string): Promise<Cursor | null> {
@@ -78,11 +70,13 @@ export async function advanceCursor(client: PoolClient, syncType: string, collec
   if (result.rowCount !== 1) throw new CursorMovedError(collection);
 }
 
+/** Marks a run as started, creating the collection's row on its first run. */
 export async function markRunStarted(pool: Pool, syncType: string, collection: string, mode: string): Promise<Date> {
   const { rows } = await pool.query<{ last_started_at: Date }>(
-    `UPDATE sync_status SET running = true, last_started_at = now(), records_last_run = 0, malformed_last_run = 0,
-            last_run_mode = $3, updated_at = now()
-      WHERE sync_type = $1 AND collection = $2 RETURNING last_started_at`,
+    `INSERT INTO sync_status AS s (sync_type, collection, last_started_at, last_run_mode) VALUES ($1, $2, now(), $3)
+     ON CONFLICT (sync_type, collection) DO UPDATE
+       SET last_started_at = now(), records_last_run = 0, malformed_last_run = 0, last_run_mode = $3, updated_at = now()
+     RETURNING s.last_started_at`,
     [syncType, collection, mode],
   );
   return rows[0]!.last_started_at;
@@ -96,36 +90,41 @@ export async function markRunFinished(
 ): Promise<void> {
   if (outcome.ok) {
     await pool.query(
-      `UPDATE sync_status SET running = false, last_success_at = now(), malformed_last_run = $4,
-              caught_up_at = COALESCE(GREATEST(caught_up_at, $3), caught_up_at, $3),
-              lag_seconds = EXTRACT(EPOCH FROM now() - COALESCE(GREATEST(caught_up_at, $3), caught_up_at, $3)),
+      // GREATEST ignores NULLs: a stopped run (no catch-up time) keeps the previous one.
+      `UPDATE sync_status SET last_success_at = now(), malformed_last_run = $4, caught_up_at = GREATEST(caught_up_at, $3),
               updated_at = now()
         WHERE sync_type = $1 AND collection = $2`,
       [syncType, collection, outcome.caughtUpAt, outcome.malformed],
     );
   } else {
     await pool.query(
-      `UPDATE sync_status SET running = false, last_error = $3, last_error_at = now(), malformed_last_run = $4, updated_at = now()
+      `UPDATE sync_status SET last_error = $3, last_error_at = now(), malformed_last_run = $4, updated_at = now()
         WHERE sync_type = $1 AND collection = $2`,
       [syncType, collection, outcome.error.slice(0, 2000), outcome.malformed],
     );
   }
 }
 
-/** Every row of a sync type; `running` is whether some process holds the collection's run lock now. */
-export async function listStatuses(pool: Pool, syncType: string): Promise<SyncStatusRow[]> {
+/**
+ * The status of each given collection (all zero before its first run); `running` is whether some process holds
+ * the collection's run lock now.
+ */
+export async function listStatuses(pool: Pool, syncType: string, collections: readonly string[]): Promise<SyncStatusRow[]> {
   const { rows } = await pool.query<SyncStatusRow>(
-    `SELECT s.sync_type, s.collection, s.cursor_value, s.cursor_document_id, s.last_started_at, s.last_success_at,
-            s.last_error, s.last_error_at, s.records_last_run, s.records_total, s.malformed_last_run, s.last_run_mode,
-            s.caught_up_at, s.lag_seconds,
+    `SELECT $1::text AS sync_type, c.collection, s.cursor_value, s.cursor_document_id, s.last_started_at, s.last_success_at,
+            s.last_error, s.last_error_at, COALESCE(s.records_last_run, 0) AS records_last_run,
+            COALESCE(s.records_total, 0) AS records_total, COALESCE(s.malformed_last_run, 0) AS malformed_last_run,
+            s.last_run_mode, s.caught_up_at,
             EXISTS (
               SELECT 1 FROM pg_locks l
                WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                  AND l.classid = $2::bigint::oid AND l.objsubid = 2
-                 AND l.objid = ((hashtext(s.sync_type || ':' || s.collection)::bigint + 4294967296) % 4294967296)::oid
+                 AND l.objid = ((hashtext($1 || ':' || c.collection)::bigint + 4294967296) % 4294967296)::oid
             ) AS running
-       FROM sync_status s WHERE s.sync_type = $1 ORDER BY s.collection`,
-    [syncType, RUN_LOCK_NAMESPACE],
+       FROM unnest($3::text[]) WITH ORDINALITY AS c(collection, position)
+       LEFT JOIN sync_status s ON s.sync_type = $1 AND s.collection = c.collection
+      ORDER BY c.position`,
+    [syncType, RUN_LOCK_NAMESPACE, collections],
   );
   return rows;
 }

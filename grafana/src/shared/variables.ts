@@ -12,18 +12,21 @@ function multi<T extends { multi(v: boolean): T; includeAll(v: boolean): T; allV
   return builder.multi(true).includeAll(true).allValue('.*').current(ALL);
 }
 
-function promVariable(name: string, label: string, query: string, description: string): dashboard.QueryVariableBuilder {
+/** A multi-select variable whose values a query of the given data source lists. */
+function queryVariable(datasource: typeof PROMETHEUS | typeof LOKI, name: string, label: string, query: string, description: string): dashboard.QueryVariableBuilder {
   return multi(
     new dashboard.QueryVariableBuilder(name)
       .label(label)
       .description(description)
-      .datasource(PROMETHEUS)
+      .datasource(datasource)
       .query(query)
       .definition(query)
       .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
       .sort(dashboard.VariableSort.AlphabeticalAsc),
   );
 }
+
+const promVariable = (name: string, label: string, query: string, description: string) => queryVariable(PROMETHEUS, name, label, query, description);
 
 /** `environment` is a target label every scrape job adds (production, staging, local...). */
 export const environmentVariable = () =>
@@ -50,19 +53,8 @@ function customVariable(name: string, label: string, values: string[], descripti
 export const severityVariable = () => customVariable('severity', 'Severity', ['critical', 'warning', 'info'], 'Alert severity label.');
 export const teamVariable = () => customVariable('team', 'Team', ['ingest', 'data-sync', 'llm-quality', 'platform'], 'Team label that routes the alert.');
 
-function lokiVariable(name: string, label: string, description: string): dashboard.QueryVariableBuilder {
-  const query = `label_values({service="vertigo-live"}, ${name})`;
-  return multi(
-    new dashboard.QueryVariableBuilder(name)
-      .label(label)
-      .description(description)
-      .datasource(LOKI)
-      .query(query)
-      .definition(query)
-      .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
-      .sort(dashboard.VariableSort.AlphabeticalAsc),
-  );
-}
+const lokiVariable = (name: string, label: string, description: string) =>
+  queryVariable(LOKI, name, label, `label_values({service="vertigo-live"}, ${name})`, description);
 
 /** Loki stream labels: promtail keeps only service, role and level as labels (everything else stays in the JSON line). */
 export const roleVariable = () => lokiVariable('role', 'Role', 'Process role: api, worker or all.');

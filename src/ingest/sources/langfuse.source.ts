@@ -39,7 +39,7 @@ export const langfuseSource: WebhookSource = {
         source: 'langfuse',
         deliveryId: event.id,
         eventType,
-        eventAt: new Date(event.timestamp).toISOString(),
+        eventAt: event.timestamp, // isoTimestamp has already normalised it to UTC
         receivedAt: context.receivedAt,
         payload: body,
         action,

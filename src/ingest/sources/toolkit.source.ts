@@ -79,7 +79,7 @@ function parseToolkitBody(source: SourceName, body: unknown, context: ParseConte
       source,
       deliveryId,
       eventType: event.event_type,
-      eventAt: event.timestamp ? new Date(event.timestamp).toISOString() : fallbackAt,
+      eventAt: event.timestamp ?? fallbackAt, // isoTimestamp has already normalised it to UTC
       receivedAt: context.receivedAt,
       payload: item,
       action,
