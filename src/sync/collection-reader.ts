@@ -21,6 +21,8 @@ export interface SyncDocument {
  */
 export class CollectionReader {
   readonly codec: CursorCodec;
+  /** Calls still running, including ones a timeout gave up on: the client must not be terminated under them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly firestore: FirestoreSource,
@@ -35,12 +37,14 @@ export class CollectionReader {
     const { field } = this.mapping.cursor;
     const snapshot = await withRetry(async () => {
       const firestore = await resolveFirestore(this.firestore);
-      return firestore
-        .collection(this.mapping.collection)
-        .where(field, inclusive ? '>=' : '>', this.codec.toQuery(value))
-        .orderBy(field)
-        .limit(limit)
-        .get();
+      return this.track(
+        firestore
+          .collection(this.mapping.collection)
+          .where(field, inclusive ? '>=' : '>', this.codec.toQuery(value))
+          .orderBy(field)
+          .limit(limit)
+          .get(),
+      );
     }, this.retry);
     return this.toDocuments(snapshot.docs);
   }
@@ -49,9 +53,27 @@ export class CollectionReader {
   async at(value: string): Promise<SyncDocument[]> {
     const snapshot = await withRetry(async () => {
       const firestore = await resolveFirestore(this.firestore);
-      return firestore.collection(this.mapping.collection).where(this.mapping.cursor.field, '==', this.codec.toQuery(value)).get();
+      return this.track(firestore.collection(this.mapping.collection).where(this.mapping.cursor.field, '==', this.codec.toQuery(value)).get());
     }, this.retry);
     return this.toDocuments(snapshot.docs);
+  }
+
+  /**
+   * Resolves once no call of this reader is running, or after `timeoutMs`. A call abandoned by its timeout goes
+   * on retrying inside the client, and terminating the client under it rejects promises inside the SDK that
+   * nobody awaits: wait for this before terminating.
+   */
+  async idle(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  private track<T>(call: Promise<T>): Promise<T> {
+    this.inFlight.add(call);
+    const forget = () => this.inFlight.delete(call);
+    call.then(forget, forget);
+    return call;
   }
 
   toDocument(doc: QueryDocumentSnapshot): SyncDocument | undefined {

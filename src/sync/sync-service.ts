@@ -60,6 +60,7 @@ export class FirestoreSync {
   private readonly connection: FirestoreConnection | undefined;
   private readonly worker: Worker<SyncJobData, SyncRunResult> | undefined;
   private readonly listeners: LiveListeners | undefined;
+  private readonly readers: CollectionReader[];
   private readonly running = new Map<string, number>();
   private readonly abort = new AbortController();
   private availability: Availability = { status: 'unknown', message: 'no sync has run yet' };
@@ -82,7 +83,7 @@ export class FirestoreSync {
       stored: async () => (await stored()).map((r) => ({ collection: r.collection, lastSuccessAt: r.last_success_at, caughtUpAt: r.caught_up_at })),
     });
 
-    const readers = this.mappings.map((mapping) => {
+    const readers = (this.readers = this.mappings.map((mapping) => {
       const reader = new CollectionReader(this.firestore, mapping, {
         ...sync.retry,
         onRetry: (err, reason, attempt, delayMs) => {
@@ -103,7 +104,7 @@ export class FirestoreSync {
         }),
       );
       return reader;
-    });
+    }));
 
     if (deps.workerConnection) {
       this.worker = createSyncWorker({
@@ -166,6 +167,8 @@ export class FirestoreSync {
     await this.listeners?.stop();
     await this.worker?.close();
     await this.queue.close();
+    // Calls abandoned by their timeout still run inside the client: let them end before terminating it.
+    await Promise.all(this.readers.map((r) => r.idle(5_000)));
     await this.connection?.close();
   }
 
