@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { freePort, processCpuMicros, waitForHttp, whileRunning } from './children.js';
+import { scrape, seriesValue } from './metrics-text.js';
 import { echoLogLine, loud, say } from './output.js';
 import { traceIdOf } from './payload.js';
 import type { ScratchQueue } from './scratch.js';
@@ -25,6 +26,8 @@ export interface DrainRecord {
   /** Including the worker's start (spawn to empty queue). */
   drainWithStartSeconds: number;
   rowsPerSecond: number;
+  /** Events per database transaction (mean), from the worker's own vertigo_persist_batch_events. */
+  eventsPerTransaction?: number;
   workerCpuMicrosPerRow?: number;
   /** CPU of the PostgreSQL backends serving the worker (application_name vertigo-worker), per row. */
   postgresCpuMicrosPerRow?: number;
@@ -102,6 +105,9 @@ export async function drainQueue(
     }
     const drainedAt = performance.now();
     const cpuAfter = processCpuMicros(worker.pid);
+    const metrics = await scrape(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+    const transactions = metrics ? seriesValue(metrics, 'vertigo_persist_batch_events_count') : 0;
+    const eventsPerTransaction = metrics && transactions > 0 ? seriesValue(metrics, 'vertigo_persist_batch_events_sum') / transactions : undefined;
     // The worker's backends were started by this worker (a new process each round): their whole CPU time is
     // this drain's, but for the few queries of its start (migrations check).
     const backends = await pool.query<{ pid: number }>(
@@ -134,6 +140,7 @@ export async function drainQueue(
       drainSeconds,
       drainWithStartSeconds: (drainedAt - spawnedAt) / 1000,
       rowsPerSecond: drainSeconds > 0 ? rows / drainSeconds : 0,
+      ...(eventsPerTransaction !== undefined ? { eventsPerTransaction } : {}),
       ...(cpuBefore !== undefined && cpuAfter !== undefined && rows > 0 ? { workerCpuMicrosPerRow: (cpuAfter - cpuBefore) / rows } : {}),
       ...(postgresCpu !== undefined && rows > 0 ? { postgresCpuMicrosPerRow: postgresCpu / rows } : {}),
       rowsTotal,
@@ -146,7 +153,7 @@ export async function drainQueue(
     };
     say(
       `  ${tag} drain   ${thousands(rows)} rows from ${thousands(before.pending)} jobs (${fixed(record.eventsPerJob, 1)} events/job)` +
-        ` in ${fixed(drainSeconds, 2)} s = ${thousands(record.rowsPerSecond)} rows/s` +
+        ` in ${fixed(drainSeconds, 2)} s = ${thousands(record.rowsPerSecond)} rows/s, ${fixed(record.eventsPerTransaction, 0)} events/transaction` +
         `  worker ${fixed(record.workerCpuMicrosPerRow, 1)} µs/row, postgres ${fixed(record.postgresCpuMicrosPerRow, 1)} µs/row  (start+drain ${fixed(record.drainWithStartSeconds, 2)} s)`,
     );
     const check =

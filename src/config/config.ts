@@ -97,7 +97,7 @@ const envSchema = z.object({
   ENQUEUE_TIMEOUT_MS: int(100, 60000).default(5000),
   ENQUEUE_MAX_EVENTS_PER_JOB: int(1, 10000).default(1000),
   ENQUEUE_MAX_IN_FLIGHT: int(1, 64).default(1),
-  PERSIST_CONCURRENCY: int(1, 256).default(32),
+  PERSIST_CONCURRENCY: int(1, 1024).default(128),
   PERSIST_BATCH_SIZE: int(1, 10000).default(1000),
   PERSIST_FLUSH_INTERVAL_MS: int(0, 10000).default(20),
   PERSIST_MAX_CONCURRENT_WRITES: int(1, 64).default(2),

@@ -1,7 +1,7 @@
 /**
  * Merges the events of concurrently processed jobs into one write. A write starts when `maxItems` are
- * waiting, when `maxParts` callers are waiting (every worker slot is then blocked on us: no more can come),
- * or `maxWaitMs` after the first arrived; up to `maxConcurrent` writes run at once, and whatever queued up
+ * waiting, when every caller that can still come is waiting (`maxParts` callers at most, less those whose part
+ * is being written: every worker slot is then blocked on us), or `maxWaitMs` after the first arrived; up to `maxConcurrent` writes run at once, and whatever queued up
  * while they ran leaves as soon as one finishes. Each caller's promise settles with its own part.
  *
  * When a merged write fails, each part is written again on its own, so one bad job cannot fail the others.
@@ -23,6 +23,8 @@ export class BatchWriter<T> {
   private parts: Part<T>[] = [];
   private count = 0;
   private flushing = 0;
+  /** Parts taken by the writes in progress: their callers cannot add more until those writes end. */
+  private partsWriting = 0;
   private due = false;
   private timer: NodeJS.Timeout | undefined;
   private idle: (() => void)[] = [];
@@ -59,7 +61,7 @@ export class BatchWriter<T> {
       return;
     }
     if (this.flushing >= this.maxConcurrent) return;
-    const full = this.count >= this.options.maxItems || this.parts.length >= this.maxParts;
+    const full = this.count >= this.options.maxItems || this.parts.length >= this.maxParts - this.partsWriting;
     if (this.due || full || this.options.maxWaitMs === 0) {
       this.startFlush();
       this.schedule(); // another write may start if enough is still waiting
@@ -85,8 +87,10 @@ export class BatchWriter<T> {
     }
     this.count -= n;
     this.flushing++;
+    this.partsWriting += taken.length;
     void this.writeParts(taken).finally(() => {
       this.flushing--;
+      this.partsWriting -= taken.length;
       // What arrived during the write has already waited long enough.
       if (this.parts.length > 0) this.due = true;
       this.schedule();

@@ -31,6 +31,22 @@ describe('BatchWriter', () => {
     expect(flushes).toEqual([[1, 2]]);
   });
 
+  it('starts a second write without the timer when the callers not held by the first are all waiting', async () => {
+    const flushes: number[][] = [];
+    let releaseFirst: () => void = () => undefined;
+    const firstHeld = new Promise<void>((r) => (releaseFirst = r));
+    const writer = new BatchWriter<number>(async (items) => {
+      flushes.push(items);
+      if (flushes.length === 1) await firstHeld;
+    }, { maxItems: 100, maxWaitMs: 60_000, maxParts: 3, maxConcurrent: 2 });
+    const first = Promise.all([writer.write([1]), writer.write([2]), writer.write([3])]);
+    // Two callers are held by the first write; the one slot left is all that can come, so it is written at once.
+    await writer.write([4]);
+    expect(flushes).toEqual([[1, 2, 3], [4]]);
+    releaseFirst();
+    await first;
+  });
+
   it('runs up to maxConcurrent writes at once', async () => {
     let running = 0;
     let peak = 0;
