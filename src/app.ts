@@ -1,7 +1,13 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import syncRoutes from './api/sync.routes.js';
+import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import apiPlugin from './api/api.plugin.js';
+import accessPlugin from './api/auth/access.plugin.js';
+import type { Authenticator } from './api/auth/authenticator.js';
+import { registerOpenApi, registerOpenApiUi } from './api/openapi.js';
 import type { Registry } from 'prom-client';
 import type { Config } from './config/config.js';
 import type { HealthCheck } from './health/checks.js';
@@ -32,6 +38,12 @@ export interface AppDependencies {
   };
   /** The Firestore sync when enabled: the sync API reads and triggers it. */
   sync?: FirestoreSync;
+  /** Who may call what (every role builds it: even the worker's routes must declare their access). */
+  access: { authenticator: Authenticator; redis?: Redis };
+  /** Job counts per queue and state, shown by /health/detailed. */
+  queueCounts?: () => Promise<Record<string, Record<string, number>>>;
+  /** Present in the api role: the live data API reads PostgreSQL. */
+  api?: { pool: Pool };
 }
 
 /** Builds the HTTP app from its dependencies; it does not listen (server.ts does). */
@@ -57,12 +69,44 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     if (deps.lifecycle.shuttingDown) reply.header('connection', 'close');
   });
 
+  const { config } = deps;
   await app.register(errorHandler, { report: (err, request) => deps.reporter.report(err, { requestId: request.id, url: request.url }) });
-  await app.register(healthRoutes, { lifecycle: deps.lifecycle, checks: deps.checks, version: deps.config.version });
-  await app.register(metricsRoute, { registry: deps.registry });
-  if (deps.ingest) {
-    await app.register(webhookRoutes, { config: deps.config, ...deps.ingest });
-    await app.register(syncRoutes, { sync: deps.sync, adminTokens: deps.config.adminTokens, defaultHoursBack: deps.config.firestoreSync.hoursBack });
+  // Security headers on every reply; CORS only for the configured origins. Both come before the access plugin:
+  // the CORS preflight route it adds carries no data and needs no credential.
+  await app.register(helmet, { global: true });
+  if (config.api.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.api.corsOrigins.includes('*') ? '*' : config.api.corsOrigins,
+      methods: ['GET', 'POST', 'PUT', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'last-event-id'],
+      exposedHeaders: ['x-request-id', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after'],
+      maxAge: 600,
+    });
   }
+  await registerOpenApi(app, config.version);
+  await app.register(accessPlugin, {
+    authenticator: deps.access.authenticator,
+    limits: config.api.rateLimit,
+    ...(deps.access.redis ? { redis: deps.access.redis } : {}),
+    redisNamespace: `${config.queuePrefix}:api-rate-limit:`,
+  });
+  await app.register(healthRoutes, {
+    lifecycle: deps.lifecycle,
+    checks: deps.checks,
+    version: config.version,
+    role: config.role,
+    ...(deps.queueCounts ? { queueCounts: deps.queueCounts } : {}),
+  });
+  await app.register(metricsRoute, { registry: deps.registry });
+  if (deps.ingest) await app.register(webhookRoutes, { config, ...deps.ingest });
+  if (deps.ingest && deps.api) {
+    await app.register(apiPlugin, {
+      pool: deps.api.pool,
+      producer: deps.ingest.producer,
+      sync: deps.sync,
+      defaultSyncHoursBack: config.firestoreSync.hoursBack,
+    });
+  }
+  await registerOpenApiUi(app);
   return app;
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { Authenticator } from './api/auth/authenticator.js';
 import { buildApp } from './app.js';
 import { type Config, enabledSources, SOURCE_NAMES } from './config/config.js';
 import { type HealthCheck, postgresCheck, redisCheck, workerCheck } from './health/checks.js';
@@ -70,13 +71,25 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
 
   let producer: PersistProducer | undefined;
   let ingest: Parameters<typeof buildApp>[0]['ingest'];
+  // Rate-limit counters of the webhooks and the API, shared across replicas.
+  let rateLimitRedis: Redis | undefined;
   if (runsApi) {
     producer = new PersistProducer(queue, config, logger);
-    const rateLimitRedis = config.webhooks.rateLimit.max > 0 ? createRedis(options.redisUrl, 'client', logger, 'vertigo-rate-limit', { enableAutoPipelining: true }) : undefined;
-    if (rateLimitRedis) redisClients.push(rateLimitRedis);
-    ingest = { producer, metrics: new WebhookMetrics(registry), ...(rateLimitRedis ? { rateLimitRedis } : {}) };
+    rateLimitRedis = createRedis(options.redisUrl, 'client', logger, 'vertigo-rate-limit', { enableAutoPipelining: true });
+    redisClients.push(rateLimitRedis);
+    ingest = {
+      producer,
+      metrics: new WebhookMetrics(registry),
+      ...(config.webhooks.rateLimit.max > 0 ? { rateLimitRedis } : {}),
+    };
     logSources(config, logger);
   }
+  const authenticator = new Authenticator({
+    pool,
+    adminTokens: config.adminTokens,
+    ...(config.jwt ? { jwt: config.jwt } : {}),
+    onTouchError: (err) => logger.warn({ err: err.message }, 'cannot record the use of an API key'),
+  });
 
   let persistWorker: PersistWorker | undefined;
   const persistMetrics = runsWorker ? new PersistMetrics(registry) : undefined;
@@ -119,7 +132,18 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
     checks.push(sync.healthCheck());
   }
 
-  const app = await buildApp({ config, logger, registry, lifecycle, checks, reporter, ...(ingest ? { ingest } : {}), ...(sync ? { sync } : {}) });
+  const app = await buildApp({
+    config,
+    logger,
+    registry,
+    lifecycle,
+    checks,
+    reporter,
+    access: { authenticator, ...(rateLimitRedis ? { redis: rateLimitRedis } : {}) },
+    queueCounts: async () => ({ [QUEUE_NAMES.persist]: await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed') }),
+    ...(ingest ? { ingest, api: { pool } } : {}),
+    ...(sync ? { sync } : {}),
+  });
 
   async function stopInOrder(): Promise<void> {
     lifecycle.shuttingDown = true;

@@ -2,12 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { errorBodySchema, notFound, serviceUnavailable } from '../http/errors.js';
 import type { FirestoreSync } from '../sync/sync-service.js';
-import { adminTokenGuard } from './admin-token.js';
 
 export interface SyncRoutesOptions {
   /** Absent when ENABLE_FIRESTORE_SYNC is off: the routes then answer 503 sync_disabled. */
   sync: FirestoreSync | undefined;
-  adminTokens: readonly string[];
   defaultHoursBack: number;
 }
 
@@ -37,22 +35,21 @@ const statusItem = {
   },
 } as const;
 
-const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 503: errorBodySchema } as const;
+const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 429: errorBodySchema, 503: errorBodySchema } as const;
 
 /**
- * `GET /live-data/api/sync-status` and `POST /live-data/api/sync/trigger`, behind the admin bearer token.
+ * `GET /live-data/api/sync-status` (viewer) and `POST /live-data/api/sync/trigger` (operator).
  * A trigger queues runs (202 with their job ids); the runs themselves happen in the sync workers.
  */
 async function syncRoutes(app: FastifyInstance, options: SyncRoutesOptions) {
   const { sync } = options;
   const requireSync = () => sync ?? (() => { throw serviceUnavailable('sync_disabled', 'Firestore sync is not enabled (ENABLE_FIRESTORE_SYNC=true)'); })();
-  const auth = adminTokenGuard(options.adminTokens);
 
   app.get(
     '/live-data/api/sync-status',
     {
-      preHandler: auth,
-      schema: { response: { 200: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: statusItem } } }, ...errors } },
+      config: { access: 'viewer' },
+      schema: { summary: 'Where each synced collection stands', tags: ['sync'], response: { 200: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: statusItem } } }, ...errors } },
     },
     async () => {
       const rows = await requireSync().statuses();
@@ -81,8 +78,10 @@ async function syncRoutes(app: FastifyInstance, options: SyncRoutesOptions) {
   app.post<{ Body: { sync_type?: string; collection?: string; hours_back?: number; force_full?: boolean } }>(
     '/live-data/api/sync/trigger',
     {
-      preHandler: auth,
+      config: { access: 'operator' },
       schema: {
+        summary: 'Queue sync runs (one collection or all); 202 with the job ids',
+        tags: ['sync'],
         body: {
           type: 'object',
           additionalProperties: false,
@@ -138,4 +137,4 @@ async function syncRoutes(app: FastifyInstance, options: SyncRoutesOptions) {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export default fp(syncRoutes, { name: 'sync-routes', dependencies: ['error-handler'] });
+export default fp(syncRoutes, { name: 'sync-routes', dependencies: ['error-handler', 'access'] });

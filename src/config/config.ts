@@ -127,6 +127,19 @@ const envSchema = z.object({
   FIRESTORE_SYNC_RETRY_MAX_MS: int(100, 600000).default(30000),
   FIRESTORE_SYNC_CALL_TIMEOUT_MS: int(1000, 600000).default(20000),
   ADMIN_API_TOKEN: secretList.optional(),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
+  JWT_ISSUER: z.string().trim().min(1).optional(),
+  JWT_AUDIENCE: z.string().trim().min(1).optional(),
+  API_RATE_LIMIT_PER_IP: int(0, 10_000_000).default(1200),
+  API_RATE_LIMIT_PER_KEY: int(0, 10_000_000).default(600),
+  API_RATE_LIMIT_ADMIN_WRITES: int(0, 10_000_000).default(30),
+  API_RATE_LIMIT_WINDOW_SECONDS: int(1, 3600).default(60),
+  CORS_ORIGINS: z
+    .string()
+    .trim()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .pipe(z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'must be * or origins like https://grafana.example.com')))
+    .optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -180,8 +193,15 @@ export interface Config {
     live: boolean;
     retry: { attempts: number; baseMs: number; maxMs: number; timeoutMs: number };
   };
-  /** Bearer tokens of the operations API (sync trigger) until API keys and roles exist; empty: those routes answer 503. */
+  /** Static admin bearer tokens (ADMIN_API_TOKEN): the first key is made with one, or with `npm run keys`. */
   adminTokens: string[];
+  /** HS256 JWT bearer tokens, when JWT_SECRET is set. */
+  jwt: { secret: string; issuer?: string; audience?: string } | undefined;
+  api: {
+    rateLimit: { perIp: number; perKey: number; adminWrites: number; windowSeconds: number };
+    /** Origins allowed by CORS; none: no CORS headers (same-origin only). */
+    corsOrigins: string[];
+  };
 }
 
 type RawEnv = Record<string, string | undefined>;
@@ -197,6 +217,7 @@ const FILE_VARIABLES = [
   'SENTRY_DSN',
   'LOKI_URL',
   'ADMIN_API_TOKEN',
+  'JWT_SECRET',
 ] as const;
 
 function resolveFileVariables(env: RawEnv): RawEnv {
@@ -301,6 +322,18 @@ export function loadConfig(env: RawEnv = process.env, version = '0.0.0'): Config
       },
     },
     adminTokens: e.ADMIN_API_TOKEN ?? [],
+    jwt: e.JWT_SECRET
+      ? { secret: e.JWT_SECRET, ...(e.JWT_ISSUER ? { issuer: e.JWT_ISSUER } : {}), ...(e.JWT_AUDIENCE ? { audience: e.JWT_AUDIENCE } : {}) }
+      : undefined,
+    api: {
+      rateLimit: {
+        perIp: e.API_RATE_LIMIT_PER_IP,
+        perKey: e.API_RATE_LIMIT_PER_KEY,
+        adminWrites: e.API_RATE_LIMIT_ADMIN_WRITES,
+        windowSeconds: e.API_RATE_LIMIT_WINDOW_SECONDS,
+      },
+      corsOrigins: e.CORS_ORIGINS ?? [],
+    },
   };
 }
 

@@ -79,16 +79,18 @@ async function webhookRoutes(app: FastifyInstance, options: WebhookRoutesOptions
         params: { type: 'object', required: ['source'], properties: { source: { type: 'string' } } },
         response: { 202: acceptedReply, '4xx': errorBodySchema, '5xx': errorBodySchema },
       },
+      // Public at the access layer: each delivery is authenticated by its sender's signature instead.
       // WEBHOOK_RATE_LIMIT_MAX=0 switches the limit off.
       config: webhooks.rateLimit.max > 0
         ? {
+            access: 'public',
             rateLimit: {
               max: webhooks.rateLimit.max,
               timeWindow: webhooks.rateLimit.windowSeconds * 1000,
               keyGenerator: (request: FastifyRequest) => `${sourceLabel(request)}:${request.ip}`,
             },
           }
-        : {},
+        : { access: 'public' },
       // Before the body is read: unknown and unconfigured sources cost nothing.
       onRequest: async (request) => {
         const name = request.params.source;

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { unusedAccess } from '../support/api-auth.js';
 import { loadConfig } from '../../src/config/config.js';
 import { Lifecycle } from '../../src/health/lifecycle.js';
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
@@ -28,7 +29,7 @@ describe('logs', () => {
     const config = loadConfig({ NODE_ENV: 'test', CUSTOM_WEBHOOK_SECRET: SECRETS.custom });
     const registry = createMetricsRegistry({ version: 'test', role: 'api' });
     const app = await buildApp({
-      config, logger, registry, lifecycle: new Lifecycle(), checks: [], reporter: await createErrorReporter(config),
+      config, logger, registry, lifecycle: new Lifecycle(), checks: [], reporter: await createErrorReporter(config), access: unusedAccess(),
       ingest: { producer: { enqueue: () => Promise.resolve() }, metrics: new WebhookMetrics(registry) },
     });
     const body = customTrace('logged');

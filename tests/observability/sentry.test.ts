@@ -3,6 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { unusedAccess } from '../support/api-auth.js';
 import { loadConfig } from '../../src/config/config.js';
 import { Lifecycle } from '../../src/health/lifecycle.js';
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
@@ -42,6 +43,7 @@ describe('unexpected errors', () => {
       lifecycle: new Lifecycle(),
       checks: [],
       reporter,
+      access: unusedAccess(),
       ingest: {
         // Forces the failure: a bug deep in the enqueue path, with a secret in its message.
         producer: { enqueue: () => Promise.reject(new Error('enqueue exploded: password=hunter2')) },

@@ -82,7 +82,7 @@ describe('sync API', () => {
     const none = await api('sync-status', {}, null);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    expect(await none.json()).toEqual({ error: { code: 'unauthorized', message: expect.stringMatching(/bearer token/) } });
+    expect(await none.json()).toEqual({ error: { code: 'unauthorized', message: expect.stringMatching(/bearer credential/) } });
     expect((await api('sync-status', {}, 'wrong-token-wrong-token')).status).toBe(401);
 
     const unknown = await api('sync/trigger', { method: 'POST', body: JSON.stringify({ sync_type: 'firestore', collection: 'nope' }) });
