@@ -18,3 +18,6 @@ export const pageEnvelope = <S extends object>(item: S) =>
     additionalProperties: false,
     properties: { data: { type: 'array', items: item }, page: pageSchema },
   }) as const;
+
+/** A timestamp field of a reply that may be empty (ISO 8601 text or null). */
+export const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;

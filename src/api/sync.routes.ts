@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { errorBodySchema, notFound, serviceUnavailable } from '../http/errors.js';
 import type { FirestoreSync } from '../sync/sync-service.js';
+import { nullableDateTime } from './envelope.js';
 
 export interface SyncRoutesOptions {
   /** Absent when ENABLE_FIRESTORE_SYNC is off: the routes then answer 503 sync_disabled. */
@@ -9,7 +10,6 @@ export interface SyncRoutesOptions {
   defaultHoursBack: number;
 }
 
-const timestamp = { type: ['string', 'null'], format: 'date-time' } as const;
 
 const statusItem = {
   type: 'object',
@@ -19,14 +19,14 @@ const statusItem = {
     collection: { type: 'string' },
     running: { type: 'boolean' },
     last_run_mode: { type: ['string', 'null'] },
-    last_started_at: timestamp,
-    last_success_at: timestamp,
+    last_started_at: nullableDateTime,
+    last_success_at: nullableDateTime,
     last_error: { type: ['string', 'null'] },
-    last_error_at: timestamp,
+    last_error_at: nullableDateTime,
     records_last_run: { type: 'integer' },
     malformed_last_run: { type: 'integer' },
     records_total: { type: 'integer' },
-    caught_up_at: timestamp,
+    caught_up_at: nullableDateTime,
     lag_seconds: { type: ['number', 'null'] },
     cursor: {
       type: ['object', 'null'],

@@ -20,17 +20,24 @@ export interface HealthCheck {
 
 export async function runCheck(check: HealthCheck, timeoutMs: number): Promise<ComponentHealth> {
   const started = performance.now();
+  try {
+    const result = await withTimeout(check.check(), timeoutMs);
+    return { name: check.name, ...result, response_time_ms: elapsed(started) };
+  } catch (err) {
+    return { name: check.name, status: 'down', message: (err as Error).message, response_time_ms: elapsed(started) };
+  }
+}
+
+/** The promise's outcome, or a rejection `no answer within <ms> ms`: a dependency that hangs must not hang a probe. */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    const result = await Promise.race([
-      check.check(),
+    return await Promise.race([
+      promise,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
-    return { name: check.name, ...result, response_time_ms: elapsed(started) };
-  } catch (err) {
-    return { name: check.name, status: 'down', message: (err as Error).message, response_time_ms: elapsed(started) };
   } finally {
     clearTimeout(timer);
   }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { type ComponentHealth, type HealthCheck, runCheck } from './checks.js';
+import { errorBodySchema } from '../http/errors.js';
+import { type ComponentHealth, type HealthCheck, runCheck, withTimeout } from './checks.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface HealthRoutesOptions {
@@ -41,8 +42,6 @@ const healthReply = {
     },
   },
 } as const;
-
-const errorReply = { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } } } as const;
 
 const detailedReply = {
   type: 'object',
@@ -126,7 +125,7 @@ async function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions) 
       schema: {
         summary: 'Components, process, lifecycle and queue figures of this pod',
         tags: ['health'],
-        response: { 200: detailedReply, 503: detailedReply, 401: errorReply, 403: errorReply, 429: errorReply },
+        response: { 200: detailedReply, 503: detailedReply, 401: errorBodySchema, 403: errorBodySchema, 429: errorBodySchema },
       },
     },
     async (_request, reply) => {
@@ -152,10 +151,5 @@ async function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions) 
   );
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
 
 export default fp(healthRoutes, { name: 'health-routes', dependencies: ['error-handler'] });

@@ -61,7 +61,10 @@ export class Authenticator {
     // The same answer whether the id is unknown or the secret wrong: nothing to learn about which keys exist.
     if (!stored || !secretMatches(parsed.secret, stored.secret_hash)) throw unauthorized('invalid API key', 'invalid_token');
     if (stored.revoked_at) throw unauthorized('API key revoked', 'invalid_token');
-    touchApiKey(this.options.pool, stored.id).catch((err: Error) => this.options.onTouchError?.(err));
+    // Use is recorded at most once a minute: most requests cost the lookup alone, not a write too.
+    if (!stored.last_used_at || Date.now() - stored.last_used_at.getTime() > 60_000) {
+      touchApiKey(this.options.pool, stored.id).catch((err: Error) => this.options.onTouchError?.(err));
+    }
     return { kind: 'api-key', id: `key:${stored.id}`, name: stored.name, role: stored.role };
   }
 

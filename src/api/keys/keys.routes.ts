@@ -4,14 +4,13 @@ import type { Pool } from 'pg';
 import { errorBodySchema, notFound } from '../../http/errors.js';
 import { type ApiKeyRecord, createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.repository.js';
 import { ROLES, type Role } from '../auth/roles.js';
-import { dataEnvelope } from '../envelope.js';
+import { dataEnvelope, nullableDateTime } from '../envelope.js';
 
 /**
  * API keys over HTTP (admin): list, create (the whole key is in the 201 reply and nowhere else, ever), revoke.
  * `npm run keys` does the same from a shell, for the first key.
  */
 
-const timestamp = { type: ['string', 'null'], format: 'date-time' } as const;
 const keyItem = {
   type: 'object',
   required: ['id', 'name', 'role', 'created_at', 'revoked_at'],
@@ -21,8 +20,8 @@ const keyItem = {
     role: { type: 'string', enum: [...ROLES] },
     created_at: { type: 'string', format: 'date-time' },
     created_by: { type: ['string', 'null'] },
-    last_used_at: timestamp,
-    revoked_at: timestamp,
+    last_used_at: nullableDateTime,
+    revoked_at: nullableDateTime,
   },
 } as const;
 const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 429: errorBodySchema } as const;

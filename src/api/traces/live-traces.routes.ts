@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import type { Pool } from 'pg';
 import { badRequest, errorBodySchema, notFound } from '../../http/errors.js';
 import { TRACE_SOURCES, TRACE_STATUSES, type TraceSource, type TraceStatus } from '../../ingest/ingest-event.js';
-import { dataEnvelope, pageEnvelope } from '../envelope.js';
+import { dataEnvelope, nullableDateTime, pageEnvelope } from '../envelope.js';
 import { cursorParam, encodeCursor, formatInstant, parseInstant } from '../keyset-cursor.js';
 import { findTrace, listTraces } from './live-traces.query.js';
 
@@ -15,7 +15,6 @@ const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
 
 const instant = { type: 'string', format: 'date-time' } as const;
-const nullableInstant = { type: ['string', 'null'], format: 'date-time' } as const;
 
 const traceItem = {
   type: 'object',
@@ -38,8 +37,8 @@ const traceItem = {
     cost_usd: { type: ['number', 'null'] },
     user_id: { type: ['string', 'null'] },
     session_id: { type: ['string', 'null'] },
-    started_at: nullableInstant,
-    ended_at: nullableInstant,
+    started_at: nullableDateTime,
+    ended_at: nullableDateTime,
     received_at: { ...instant, description: 'when the service first received the trace (UTC, microseconds)' },
     updated_at: { ...instant, description: "the sender's time of the newest event applied" },
     // Free-form: without additionalProperties the serializer would drop every key.

@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import { errorBodySchema, HttpError, notFound, serviceUnavailable } from '../../http/errors.js';
 import { TRACE_SOURCES } from '../../ingest/ingest-event.js';
 import { type PersistProducer, QUEUE_RETRY_AFTER_SECONDS } from '../../queue/persist.producer.js';
-import { dataEnvelope, pageEnvelope } from '../envelope.js';
+import { dataEnvelope, nullableDateTime, pageEnvelope } from '../envelope.js';
 import { rebuildEvent } from './event-replay.js';
 import { cursorParam, encodeCursor } from '../keyset-cursor.js';
 import {
@@ -23,7 +23,6 @@ export interface WebhookEventsRoutesOptions {
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
 
-const timestamp = { type: ['string', 'null'], format: 'date-time' } as const;
 
 const eventItem = {
   type: 'object',
@@ -36,9 +35,9 @@ const eventItem = {
     status: { type: 'string', enum: WEBHOOK_EVENT_STATUSES },
     error: { type: ['string', 'null'] },
     attempts: { type: 'integer' },
-    event_at: timestamp,
+    event_at: nullableDateTime,
     received_at: { type: 'string', format: 'date-time' },
-    processed_at: timestamp,
+    processed_at: nullableDateTime,
     payload: { description: 'the event as the sender sent it; only with include_payload=true' },
   },
 } as const;
